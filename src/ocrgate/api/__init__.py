@@ -1,0 +1,1 @@
+"""HTTP edge: the DashScope-native and OpenAI-compatible dialects over one service."""

@@ -1,0 +1,127 @@
+"""``/compatible-mode/v1/chat/completions`` and ``/models`` (spec §4, §7.2)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from ...errors import OcrError, internal_error, model_not_found
+from ...models import SNAPSHOTS, all_model_ids, resolve_model
+from ...render import compatible
+from ...service import OcrService, StreamEvent
+from ..errors import compat_body, compat_response, from_validation
+from ..native.route import read_json
+from .protocol import ChatRequest, to_call
+
+router = APIRouter(prefix="/compatible-mode/v1")
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    request_id = str(uuid.uuid4())
+    completion_id = f"chatcmpl-{request_id}"
+    created = int(time.time())
+    service: OcrService = request.app.state.service
+    try:
+        account = request.app.state.keys.account(request)
+        data = await read_json(request)
+        try:
+            body = ChatRequest.model_validate(data)
+        except ValidationError as exc:
+            raise from_validation(exc) from None
+        call = to_call(body)
+        oss_ok = (not service.settings.strict_oss_header
+                  or request.headers.get("x-dashscope-ossresourceresolve", "").lower() == "enable")
+        ocr_request = await run_in_threadpool(
+            lambda: service.prepare(model=call.model, images=call.images, task=call.task,
+                                    schema=call.schema, user_text=call.user_text, params=call.params,
+                                    account=account, oss_allowed=oss_ok))
+        model = str(call.model)
+        if not call.stream:
+            completion = await run_in_threadpool(service.run, ocr_request)
+            return JSONResponse(
+                compatible.body(completion, completion_id=completion_id, created=created, model=model),
+                headers={"X-Request-Id": request_id})
+        events = service.stream(ocr_request)
+        first = await run_in_threadpool(next, events)
+    except OcrError as err:
+        return compat_response(err, request_id)
+    except Exception:  # noqa: BLE001
+        request.app.state.log.exception("compatible request %s failed", request_id)
+        return compat_response(internal_error(), request_id)
+
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    def lines() -> Iterator[str]:
+        common = {"completion_id": completion_id, "created": created, "model": model}
+        yield compatible.sse(compatible.chunk(**common, delta={"role": "assistant", "content": ""}))
+        try:
+            for event in _chain(first, events):
+                if event.final is not None:
+                    yield compatible.sse(compatible.chunk(
+                        **common, delta={"content": ""}, finish_reason=event.final.finish_reason))
+                    if include_usage:
+                        yield compatible.sse(compatible.chunk(
+                            **common, delta=None, usage=compatible.usage_body(event.final.usage)))
+                    break
+                if event.delta:
+                    yield compatible.sse(compatible.chunk(**common, delta={"content": event.delta}))
+        except OcrError as err:
+            yield compatible.sse({"error": compat_body(err, request_id)["error"]})
+        except Exception:  # noqa: BLE001
+            yield compatible.sse({"error": compat_body(internal_error(), request_id)["error"]})
+        yield compatible.sse("[DONE]")
+
+    async def body_iter():  # type: ignore[no-untyped-def]
+        async for line in iterate_in_threadpool(lines()):
+            yield line
+
+    return StreamingResponse(body_iter(), media_type="text/event-stream",
+                             headers={"X-Request-Id": request_id, "Cache-Control": "no-cache"})
+
+
+def _chain(first: StreamEvent, rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+    yield first
+    yield from rest
+
+
+def _model_object(request: Request, model_id: str) -> dict[str, object]:
+    service: OcrService = request.app.state.service
+    spec = resolve_model(model_id)
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": spec.created,
+        "owned_by": "ocrgate",
+        # extension: which engine answers which built-in task for this model
+        "engines": service.registry.tasks_for(spec) if spec.builtin_tasks else {},
+    }
+
+
+@router.get("/models")
+async def list_models(request: Request) -> Response:
+    request_id = str(uuid.uuid4())
+    try:
+        request.app.state.keys.account(request)
+    except OcrError as err:
+        return compat_response(err, request_id)
+    data = [_model_object(request, m) for m in all_model_ids()]
+    return JSONResponse({"object": "list", "data": data})
+
+
+@router.get("/models/{model_id}")
+async def get_model(request: Request, model_id: str) -> Response:
+    request_id = str(uuid.uuid4())
+    try:
+        request.app.state.keys.account(request)
+        if model_id not in all_model_ids() and model_id not in SNAPSHOTS:
+            raise model_not_found(model_id)
+        return JSONResponse(_model_object(request, model_id))
+    except OcrError as err:
+        return compat_response(err, request_id)

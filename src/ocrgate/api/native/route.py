@@ -1,0 +1,119 @@
+"""``POST /api/v1/services/aigc/multimodal-generation/generation`` (spec §2, §7.1)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from ...errors import OcrError, internal_error, invalid_parameter
+from ...render import native
+from ...render.completion import Usage
+from ...request import OcrRequest
+from ...service import OcrService, StreamEvent
+from ..errors import from_validation, native_response
+from .protocol import NativeRequest, to_call
+
+router = APIRouter()
+PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+
+
+async def read_json(request: Request) -> object:
+    raw = await request.body()
+    if not raw:
+        raise invalid_parameter("Request body is empty; a JSON object is required.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_parameter(f"Request body is not valid JSON: {exc}.") from None
+
+
+@router.post(PATH)
+async def generation(request: Request) -> Response:
+    request_id = str(uuid.uuid4())
+    service: OcrService = request.app.state.service
+    try:
+        if request.headers.get("x-dashscope-async", "").lower() == "enable":
+            raise OcrError(403, "AccessDenied", "current user api does not support asynchronous calls")
+        account = request.app.state.keys.account(request)
+        data = await read_json(request)
+        try:
+            body = NativeRequest.model_validate(data)
+        except ValidationError as exc:
+            raise from_validation(exc) from None
+        call, incremental = to_call(body)
+        sse = request.headers.get("x-dashscope-sse", "").lower() == "enable" or call.stream
+        oss_ok = (not service.settings.strict_oss_header
+                  or request.headers.get("x-dashscope-ossresourceresolve", "").lower() == "enable")
+        user_text = call.user_text
+        task = call.task
+        schema = call.schema
+        if task is None and service.settings.match_prompts_native:
+            from ...tasks.match import match_prompt
+
+            matched, matched_schema = match_prompt(user_text)
+            task, schema = (matched.value if matched else None), matched_schema
+        ocr_request = await run_in_threadpool(
+            lambda: service.prepare(model=call.model, images=call.images, task=task, schema=schema,
+                                    user_text=user_text, params=call.params, account=account,
+                                    oss_allowed=oss_ok))
+        if not sse:
+            completion = await run_in_threadpool(service.run, ocr_request)
+            return JSONResponse(native.body(completion, request_id), headers={"X-Request-Id": request_id})
+        events = service.stream(ocr_request)
+        first = await run_in_threadpool(next, events)  # errors before the first event are JSON errors
+    except OcrError as err:
+        return native_response(err, request_id)
+    except Exception:  # noqa: BLE001 - last resort: never leak a traceback as a 500 page
+        request.app.state.log.exception("native request %s failed", request_id)
+        return native_response(internal_error(), request_id)
+
+    async def body_iter():  # type: ignore[no-untyped-def]
+        async for chunk in iterate_in_threadpool(_sse(first, events, incremental, request_id, ocr_request)):
+            yield chunk
+
+    return StreamingResponse(
+        body_iter(),
+        media_type="text/event-stream;charset=UTF-8",
+        headers={"X-Request-Id": request_id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, request_id: str,
+         ocr_request: OcrRequest) -> Iterator[str]:
+    so_far = ""
+    event_id = 0
+    try:
+        for event in _chain(first, rest):
+            event_id += 1
+            if event.final is not None:
+                completion = event.final
+                usage = native.usage_body(completion.usage)
+                text = "" if incremental else completion.text
+                yield native.sse_event(event_id, native.chunk(
+                    text, completion.finish_reason, usage, request_id, completion.ocr_result))
+                return
+            so_far += event.delta
+            text = event.delta if incremental else so_far
+            yield native.sse_event(event_id, native.chunk(text, "null", _running_usage(ocr_request, event), request_id))
+    except OcrError as err:
+        yield native.sse_event(event_id + 1, {"code": err.code, "message": err.message,
+                                              "request_id": request_id}, event="error", status=err.status)
+    except Exception:  # noqa: BLE001
+        err = internal_error()
+        yield native.sse_event(event_id + 1, {"code": err.code, "message": err.message,
+                                              "request_id": request_id}, event="error", status=500)
+
+
+def _running_usage(request: OcrRequest, event: StreamEvent) -> dict[str, object]:
+    return native.usage_body(Usage(request.text_tokens, request.image_tokens, event.output_tokens))
+
+
+def _chain(first: StreamEvent, rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+    yield first
+    yield from rest

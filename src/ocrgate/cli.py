@@ -1,0 +1,111 @@
+"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import sys
+from typing import Any
+
+from .config import load_settings
+
+log = logging.getLogger("ocrgate")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    if args.api_key:
+        overrides["api_keys"] = args.api_key
+    settings = load_settings(args.config, **overrides)
+    if settings.open_mode:
+        if not _is_loopback(settings.host):
+            log.warning("no API key configured: refusing to listen on %s; binding 127.0.0.1 only",
+                        settings.host)
+        settings.host = "127.0.0.1"
+        log.warning("no API key configured: any key is accepted and the server listens on "
+                    "127.0.0.1 only (set api_keys or OCRGATE_API_KEYS to serve other hosts)")
+    app = create_app(settings)
+    log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1)",
+             settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    from .errors import OcrError
+    from .library import recognize
+    from .service import OcrService
+
+    settings = load_settings(args.config)
+    service = OcrService(settings)
+    status = 0
+    outputs = []
+    for path in args.files:
+        try:
+            rec = recognize(path, task=args.task, model=args.model, enable_rotate=args.rotate,
+                            service=service)
+        except OcrError as err:
+            print(f"{path}: error {err.status} {err.code}: {err.message}", file=sys.stderr)
+            status = 1
+            continue
+        if args.format == "json":
+            outputs.append({"file": path, "text": rec.text, "ocr_result": rec.ocr_result,
+                            "finish_reason": rec.finish_reason,
+                            "usage": {"input_tokens": rec.usage.input_tokens,
+                                      "output_tokens": rec.usage.output_tokens,
+                                      "image_tokens": rec.usage.image_tokens}})
+        else:
+            if len(args.files) > 1:
+                print(f"==> {path} <==")
+            print(rec.text)
+    if args.format == "json":
+        json.dump(outputs if len(outputs) != 1 else outputs[0], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocrgate", description="Self-hosted Qwen-OCR-compatible OCR")
+    parser.add_argument("--config", help="TOML configuration file (or $OCRGATE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--api-key", action="append", help="accepted API key (repeatable)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    ocr = sub.add_parser("ocr", help="recognise image files without a server")
+    ocr.add_argument("files", nargs="+")
+    ocr.add_argument("--task", default=None, help="built-in task, e.g. advanced_recognition")
+    ocr.add_argument("--model", default="qwen-vl-ocr-latest")
+    ocr.add_argument("--rotate", action="store_true", help="auto-correct page orientation")
+    ocr.add_argument("--format", choices=["text", "json"], default="text")
+    ocr.set_defaults(func=cmd_ocr)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Accuracy measurement: metrics and the ``ocrgate eval`` runner."""

@@ -1,0 +1,1 @@
+"""Renderers: an OcrResult becomes each dialect's response (native, compatible, CLI)."""
