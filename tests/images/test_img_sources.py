@@ -274,3 +274,16 @@ def test_invalid_sources(src, detail):
     assert e.message == (
         "The provided URL does not appear to be valid. Ensure it is correctly formatted. " + detail
     )
+
+
+def test_connection_refused_and_credentials_redacted():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    e = err(fetch_bytes, f"http://user:secret@127.0.0.1:{port}/a.png", OPEN)
+    assert (e.status, e.code) == (400, "InvalidParameter")
+    assert e.message.startswith("Failed to download multimodal content: ConnectError")
+    assert "secret" not in e.message and f"http://127.0.0.1:{port}/a.png" in e.message

@@ -319,30 +319,45 @@ def _fetch_http(url: str, settings: FetchSettings) -> bytes:
                         if not 200 <= resp.status_code < 300:
                             raise download_failed(
                                 f"{DOWNLOAD_FAILED}: HTTP status {resp.status_code} "
-                                f"for url {target}"
+                                f"for url {_redact(target)}"
                             )
                         data = _read_body(resp, settings, backend)
                 except httpx.TimeoutException:
                     raise _timeout(original) from None
+                except httpx.InvalidURL as exc:
+                    raise download_failed(
+                        f"{DOWNLOAD_FAILED}: invalid redirect location ({exc}) from {_redact(target)}"
+                    ) from None
                 except httpx.HTTPError as exc:
                     if backend.expired:
                         raise _timeout(original) from None
                     raise download_failed(
-                        f"{DOWNLOAD_FAILED}: {type(exc).__name__}: {exc} (url {target})"
+                        f"{DOWNLOAD_FAILED}: {type(exc).__name__}: {exc} (url {_redact(target)})"
                     ) from None
                 if backend.expired:
                     raise _timeout(original)
                 return data
             raise download_failed(
                 f"{DOWNLOAD_FAILED}: too many redirects (more than {settings.max_redirects}) "
-                f"for url {original}"
+                f"for url {_redact(original)}"
             )
     finally:
         timer.cancel()
 
 
 def _timeout(url: str) -> OcrError:
-    return download_failed(f"{DOWNLOAD_TIMEOUT}: {url}")
+    return download_failed(f"{DOWNLOAD_TIMEOUT}: {_redact(url)}")
+
+
+def _redact(url: str) -> str:
+    """The URL without user:password (error messages go back to clients and logs)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return url
+    if parsed.userinfo:
+        return str(parsed.copy_with(username=None, password=None))
+    return url
 
 
 def _check_target(url: str, settings: FetchSettings) -> str:
@@ -352,7 +367,8 @@ def _check_target(url: str, settings: FetchSettings) -> str:
         raise invalid_parameter(f"{INVALID_URL} [{exc}]") from None
     if parsed.scheme not in ("http", "https"):
         raise download_failed(
-            f"{DOWNLOAD_FAILED}: redirect to unsupported URL scheme '{parsed.scheme}' ({url})"
+            f"{DOWNLOAD_FAILED}: redirect to unsupported URL scheme '{parsed.scheme}' "
+            f"({_redact(url)})"
         )
     host = parsed.host
     if not host:
