@@ -1,0 +1,90 @@
+"""Throughput: pages/s on a fixed 20-page A4 mix at 1, 2, 4 and 8 concurrent HTTP clients.
+
+    .venv/bin/python bench/throughput.py [--clients 1 2 4 8] [--out reports/throughput.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from common import a4_page, free_port, machine, pct, png, rss_mb, start_server, write_json, zh_page
+
+
+def pages() -> list[str]:
+    imgs = [a4_page(False, s) for s in range(8)] + [a4_page(True, s) for s in range(6)] + [
+        zh_page(s) for s in range(6)]
+    return ["data:image/png;base64," + base64.b64encode(png(im)).decode() for im in imgs]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4, 8])
+    ap.add_argument("--out", default="reports/throughput.json")
+    args = ap.parse_args()
+    mix = pages()
+    port = free_port()
+    server = start_server(port, {"OCRGATE_MAX_QUEUE": "64"})
+    url = f"http://127.0.0.1:{port}/api/v1/services/aigc/multimodal-generation/generation"
+    rows = []
+    try:
+        with httpx.Client(timeout=600) as warm:
+            warm.post(url, json=_body(mix[0]))
+        for n in args.clients:
+            row = run_level(n, url, mix, server.pid)
+            rows.append(row)
+            print(f"clients {n}: {row['pages_per_s']:.3f} pages/s  p50 {row['p50_s']:.2f} s  "
+                  f"p95 {row['p95_s']:.2f} s  errors {row['errors']}  peak RSS {row['peak_rss_mb']:.0f} MB")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    write_json(args.out, {"machine": machine(), "rows": rows})
+
+
+def run_level(n: int, url: str, mix: list[str], pid: int) -> dict:
+    """Send the whole mix with ``n`` concurrent clients; RSS sampled every 0.2 s."""
+    peak_rss = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_rss
+        while not stop.is_set():
+            peak_rss = max(peak_rss, rss_mb(pid)[0])
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    latencies: list[float] = []
+    errors = 0
+    client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=n))
+
+    def one(url_data: str) -> None:
+        nonlocal errors
+        t0 = time.perf_counter()
+        r = client.post(url, json=_body(url_data))
+        latencies.append(time.perf_counter() - t0)
+        errors += r.status_code != 200
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(one, mix))
+    wall = time.perf_counter() - t0
+    stop.set()
+    sampler.join()
+    client.close()
+    return {"clients": n, "pages": len(mix), "wall_s": wall, "pages_per_s": len(mix) / wall,
+            "p50_s": pct(latencies, 50), "p95_s": pct(latencies, 95), "errors": errors,
+            "peak_rss_mb": peak_rss}
+
+
+def _body(url_data: str) -> dict:
+    return {"model": "qwen-vl-ocr-latest",
+            "input": {"messages": [{"role": "user", "content": [{"image": url_data}]}]}}
+
+
+if __name__ == "__main__":
+    main()
