@@ -59,13 +59,14 @@ def test_eval_in_process(service, eval_root: Path, tmp_path: Path, capsys) -> No
 
 def test_eval_over_http(server, eval_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "http.json"
-    args = parse(str(eval_root / "text_recognition"), "--server", server, "--api-key", API_KEY,
-                 "--limit", "2", "--out", str(out))
+    args = parse(str(eval_root), "--task", "text_recognition,kie", "--server", server,
+                 "--api-key", API_KEY, "--limit", "2", "--out", str(out))
     assert cmd_eval(args) == 0
     doc = json.loads(out.read_text())
     assert doc["config"]["mode"] == "http"
-    (rec,) = doc["tasks"]
+    rec, kie = doc["tasks"]
     assert rec["status"] == "ok" and rec["aggregates"]["cer"] < 0.2
+    assert kie["status"] == "unsupported" and "not supported" in kie["message"]
 
 
 def test_eval_errors_give_nonzero_exit(server, tmp_path: Path) -> None:
