@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     ocr.add_argument("--rotate", action="store_true", help="auto-correct page orientation")
     ocr.add_argument("--format", choices=["text", "json"], default="text")
     ocr.set_defaults(func=cmd_ocr)
+
+    from .eval.command import register as register_eval
+
+    register_eval(sub)
     return parser
 
 
