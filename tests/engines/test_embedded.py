@@ -75,7 +75,9 @@ def test_text_recognition_cer_by_language(engine):
         by_lang.setdefault(c["lang"], []).append(cer(page.text, c["ground_truth"]))
     zh = statistics.mean(by_lang["zh"])
     en = statistics.mean(by_lang["en"])
-    print(f"text_recognition CER zh={zh:.4f} (n={len(by_lang['zh'])}) en={en:.4f} (n={len(by_lang['en'])})")
+    print(
+        f"text_recognition CER zh={zh:.4f} (n={len(by_lang['zh'])}) en={en:.4f} (n={len(by_lang['en'])})"
+    )
     assert zh <= 0.03  # measured 0.019 (18 OmniDocBench crops)
     assert en <= 0.08  # measured 0.059 (21 crops + phototest page; ICDAR words dominate)
 
@@ -184,7 +186,9 @@ def test_two_column_page_read_column_by_column(engine):
 
 
 def test_table_rows_not_split_into_columns(engine):
-    rows = [("Item", "Qty", "Price")] + [(f"Widget {c}", str(i + 1), f"{(i + 1) * 2.5:.2f}") for i, c in enumerate("ABCDEF")]
+    rows = [("Item", "Qty", "Price")] + [
+        (f"Widget {c}", str(i + 1), f"{(i + 1) * 2.5:.2f}") for i, c in enumerate("ABCDEF")
+    ]
     img = Image.new("RGB", (900, 500), "white")
     d = ImageDraw.Draw(img)
     f = ImageFont.truetype(DEJAVU, 24)
@@ -261,7 +265,9 @@ def test_large_page_is_tiled_and_read(engine):
 
 # ----------------------------------------------------------------- interface
 def test_capabilities_and_unsupported_task(engine):
-    assert engine.capabilities.tasks == frozenset({Task.TEXT_RECOGNITION, Task.ADVANCED_RECOGNITION})
+    assert engine.capabilities.tasks == frozenset(
+        {Task.TEXT_RECOGNITION, Task.ADVANCED_RECOGNITION}
+    )
     rgb = render_lines(PARAGRAPH[:1], (600, 200), font_size=24)
     with pytest.raises(OcrError) as err:
         engine.run(_request([prepared(rgb)], task=Task.TABLE_PARSING))
@@ -274,3 +280,12 @@ def test_missing_model_file_is_named(tmp_path, field):
     with pytest.raises((FileNotFoundError, RuntimeError)) as err:
         EmbeddedEngine(EmbeddedSettings(**{field: missing}, warm_up=False))
     assert str(missing) in str(err.value)
+
+
+def test_concurrent_runs_are_serialised_and_correct(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    imgs = [render_lines([line], (900, 160), font_size=26) for line in PARAGRAPH[:4]]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pages = list(pool.map(lambda im: _page_text(engine, im), imgs))
+    assert [p.text for p in pages] == PARAGRAPH[:4]

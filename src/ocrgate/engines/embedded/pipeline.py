@@ -176,7 +176,7 @@ class EmbeddedEngine:
 
         if self.is_line_crop(w, h):
             with self._lock:
-                (text, score), = self._recognise([bgr])
+                ((text, score),) = self._recognise([bgr])
             if text.strip() and score >= self.settings.text_score:
                 quad = ((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h)))
                 page.lines.append(Line(text.strip(), quad, rotated_rect(quad), float(score)))
@@ -257,7 +257,9 @@ class EmbeddedEngine:
         # Text too small for one shrunken pass: detect on overlapping tiles of a copy
         # scaled so that characters are about det_min_char_px tall.
         if f < 1.0:
-            work = cv2.resize(bgr, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+            work = cv2.resize(
+                bgr, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA
+            )
         else:
             work = bgr
         wh, ww = work.shape[:2]
@@ -291,7 +293,9 @@ def _char_height(bgr: np.ndarray, scale: float = 0.5) -> float | None:
     """Median height (full-resolution px) of ink connected components: about the height of
     a character. Measured on a half-size copy; None when there is (almost) no ink."""
     h, w = bgr.shape[:2]
-    small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
     ink = _ink(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
     n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     hs, ws = stats[1:, 3], stats[1:, 2]
