@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 EVAL = REPO.parent / "shared" / "eval"
 API_KEY = "sk-ocrgate-test"
 FONT_LATIN = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-FONT_CJK = "/usr/share/opentype/noto/NotoSansCJK-Regular.ttc"
+FONT_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 
 def eval_cases(task: str) -> list[dict]:

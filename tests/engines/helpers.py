@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-EVAL_DIR = Path(os.environ.get("OCRGATE_EVAL_DIR", "/work/shared/eval"))
+# the shared dev set sits beside the repository (CI clones it next to shared/)
+EVAL_DIR = Path(os.environ.get(
+    "OCRGATE_EVAL_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "eval"
+))
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 CJK_FONTS = (
