@@ -52,9 +52,13 @@ def make_runners(port: int) -> dict[str, Runner]:
 
     runners["rapidocr_default"] = rapidocr_default
     try:
+        import glob
+
         import tesserocr
 
-        api = tesserocr.PyTessBaseAPI(lang="chi_sim+eng")
+        # Debian's traineddata; the tesserocr wheel bundles libtesseract 5.5 but no models
+        tessdata = sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"))[-1]
+        api = tesserocr.PyTessBaseAPI(path=tessdata + "/", lang="chi_sim+eng")
 
         def tesseract(img: Image.Image, raw: bytes) -> object:
             api.SetImage(img)
