@@ -34,15 +34,13 @@ import numpy as np
 from ...geometry import clip_quad, order_quad, rotated_rect
 from ...request import OcrRequest, PreparedImage
 from ...result import Line, OcrResult, Page
-from ...tasks.catalog import Task
 from ..base import Capabilities, unsupported_task
 from .orientation import OrientationClassifier, map_points_back, rotate_upright
 from .orientation import default_model_path as default_orientation_path
 from .reading_order import TextBox, order_boxes
 from .settings import EmbeddedSettings
+from .tasks import build_handlers
 from .tiling import merge_seam_boxes, tile_starts
-
-_TASKS = frozenset({Task.TEXT_RECOGNITION, Task.ADVANCED_RECOGNITION})
 
 
 def _rapidocr_dir() -> Path:
@@ -117,6 +115,7 @@ class EmbeddedEngine:
             min_confidence=s.orientation_min_confidence,
         )
         self._lock = threading.Lock()
+        self._handlers, self._notes = build_handlers(self)
         if s.warm_up:
             self._warm_up()
 
@@ -146,12 +145,19 @@ class EmbeddedEngine:
     # ------------------------------------------------------------------ interface
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(tasks=_TASKS)
+        return Capabilities(tasks=frozenset(self._handlers), notes=dict(self._notes))
 
     def run(self, request: OcrRequest) -> OcrResult:
         task = request.task
-        if task is not None and task not in _TASKS:
-            raise unsupported_task(self.name, task)
+        if task is None:  # a free prompt: this engine can only read the text
+            return self.read_pages(request)
+        handler = self._handlers.get(task)
+        if handler is None:
+            raise unsupported_task(self.name, task, self._notes.get(task.value))
+        return handler(request)
+
+    def read_pages(self, request: OcrRequest) -> OcrResult:
+        """Lines of every image in reading order: the text_recognition/advanced answer."""
         pages = [self.read_image(img) for img in request.images]
         return OcrResult(pages=pages, engine=self.name)
 
