@@ -54,6 +54,11 @@ class Settings:
     max_image_bytes: int = 10 * 1024 * 1024
     max_frame_pixels: int = 100_000_000
     max_frames: int = 50
+    pdf_rasterize: bool = False
+    """Accept PDFs (URL or data URL) and read their pages as images (spec §5.6 extension)."""
+    pdf_max_pages: int = 20
+    pdf_dpi: int = 200
+    """Rasterisation DPI, lowered per page so a page stays within the request's max_pixels."""
     max_concurrency: int = 1
     """Engine calls run at once; one suits a 2-core machine (the engine uses both cores)."""
     max_queue: int = 64
