@@ -16,7 +16,7 @@ from .config import Settings
 from .engines.base import Engine
 from .engines.registry import EngineRegistry
 from .errors import OcrError, invalid_parameter
-from .images import FetchSettings, ImageItem, load_images
+from .images import FetchSettings, ImageItem, PdfSettings, load_images
 from .models import ModelSpec, resolve_model
 from .render.completion import Completion, complete, pieces
 from .request import OcrRequest, Sampling
@@ -130,6 +130,8 @@ class OcrService:
             allow_file=allow_file,
             max_frame_pixels=self.settings.max_frame_pixels,
             max_frames=self.settings.max_frames,
+            pdf=(PdfSettings(self.settings.pdf_max_pages, self.settings.pdf_dpi)
+                 if self.settings.pdf_rasterize else None),
         )
         text_tokens = tokenizer.prompt_tokens(prompt)
         total = text_tokens + sum(img.tokens for img in loaded)

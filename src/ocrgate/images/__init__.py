@@ -14,6 +14,7 @@ from .decode import (
     DEFAULT_MAX_TOTAL_PIXELS,
     decode_image,
 )
+from .pdf import PdfSettings, is_pdf, rasterize_pdf
 from .resize import smart_resize
 from .sources import FetchSettings, fetch_bytes
 from .tokens import image_tokens
@@ -23,6 +24,7 @@ __all__ = [
     "FetchSettings",
     "ImageItem",
     "MAX_IMAGE_TOKENS",
+    "PdfSettings",
     "check_size",
     "decode_image",
     "fetch_bytes",
@@ -97,11 +99,13 @@ def load_images(
     max_frame_pixels: int = DEFAULT_MAX_FRAME_PIXELS,
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS,
+    pdf: PdfSettings | None = None,
 ) -> list[PreparedImage]:
     """Fetch, decode, validate and size every item, in order (one entry per frame).
 
     Pixel parameters are validated for all items before anything is fetched. The image
     token sum must stay within ``spec.max_input`` (text tokens are the caller's to add).
+    PDFs are read page by page when ``pdf`` is given, else rejected as unsupported.
     """
     bounds = [pixel_bounds(spec, it.min_pixels, it.max_pixels) for it in items]
     out: list[PreparedImage] = []
@@ -110,8 +114,11 @@ def load_images(
     for index, (item, (lo, hi)) in enumerate(zip(items, bounds, strict=True)):
         data, kind = fetch_bytes(item.source, fetch, resolve_oss=resolve_oss,
                                  allow_file=allow_file)
-        frames = decode_image(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames,
-                              max_total_pixels=max_total_pixels)
+        if pdf is not None and is_pdf(data):
+            frames = rasterize_pdf(data, pdf, max_pixels=hi)
+        else:
+            frames = decode_image(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames,
+                                  max_total_pixels=max_total_pixels)
         del data
         multi = len(frames) > 1
         for page, arr in enumerate(frames):

@@ -68,8 +68,9 @@ _MAGIC: list[tuple[bytes, str]] = [
 
 
 def _unsupported(name: str) -> OcrError:
+    hint = " (PDF input is off; an operator can enable pdf_rasterize)" if name == "PDF" else ""
     return unsupported_format(
-        f"Input file format is not supported. Detected format: {name}; "
+        f"Input file format is not supported. Detected format: {name}{hint}; "
         f"supported formats: {SUPPORTED_NAMES}."
     )
 
