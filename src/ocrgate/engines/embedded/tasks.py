@@ -29,7 +29,9 @@ class TaskUnavailable(RuntimeError):
 
 
 # (task, module under this package). Add a line per task module.
-OPTIONAL: list[tuple[Task, str]] = []
+OPTIONAL: list[tuple[Task, str]] = [
+    (Task.KEY_INFORMATION_EXTRACTION, "kie"),
+]
 
 
 def build_handlers(engine: EmbeddedEngine) -> tuple[dict[Task, Handler], dict[str, str]]:
