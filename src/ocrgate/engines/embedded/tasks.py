@@ -31,6 +31,7 @@ class TaskUnavailable(RuntimeError):
 # (task, module under this package). Add a line per task module.
 OPTIONAL: list[tuple[Task, str]] = [
     (Task.KEY_INFORMATION_EXTRACTION, "kie"),
+    (Task.DOCUMENT_PARSING, "document"),
     (Task.MULTI_LAN, "multilang"),
 ]
 
