@@ -153,29 +153,35 @@ def find_tessdata(required: tuple[str, ...]) -> Path | None:
 
 
 class Tesseract:
-    """One single-line Tesseract instance per model, serialised by a lock."""
+    """Single-line Tesseract, one instance per model, created on first use (each load
+    takes 0.02-0.3 s and 4-30 MB; a page in one script only loads the models it tries),
+    serialised by a lock (a ``PyTessBaseAPI`` is not thread-safe)."""
 
     def __init__(self, tessdata: Path, models: list[str]) -> None:
-        import tesserocr
-
+        self.tessdata = tessdata
+        self._models = frozenset(models)
         self._apis: dict[str, Any] = {}
-        for m in models:
-            try:
-                api = tesserocr.PyTessBaseAPI(
-                    path=str(tessdata) + os.sep, lang=m, psm=tesserocr.PSM.SINGLE_LINE
-                )
-            except RuntimeError as exc:
-                self.close()
-                raise TaskUnavailable(
-                    f"Tesseract could not load '{m}' from {tessdata}: {exc}"
-                ) from exc
-            api.SetVariable("user_defined_dpi", "300")
-            self._apis[m] = api
         self._lock = threading.Lock()
 
     @property
     def models(self) -> frozenset[str]:
-        return frozenset(self._apis)
+        return self._models
+
+    def _api(self, model: str) -> Any:
+        api = self._apis.get(model)
+        if api is None:
+            import tesserocr
+
+            api = tesserocr.PyTessBaseAPI(
+                path=str(self.tessdata) + os.sep, lang=model, psm=tesserocr.PSM.SINGLE_LINE
+            )
+            api.SetVariable("user_defined_dpi", "300")
+            self._apis[model] = api
+        return api
+
+    def load(self, model: str) -> None:
+        with self._lock:
+            self._api(model)
 
     def read(self, model: str, crop_bgr: np.ndarray) -> tuple[str, int]:
         """(text on one line, mean word confidence 0-100) of a line crop.
@@ -191,7 +197,7 @@ class Tesseract:
 
         text, conf = "", 0
         with self._lock:
-            api = self._apis[model]
+            api = self._api(model)
             for psm, scale in ((PSM.SINGLE_LINE, 1), (PSM.SINGLE_LINE, 2), (PSM.RAW_LINE, 1)):
                 crop = crop_bgr
                 if scale != 1:
@@ -205,9 +211,10 @@ class Tesseract:
         return text, int(conf)
 
     def close(self) -> None:
-        for api in self._apis.values():
-            api.End()
-        self._apis.clear()
+        with self._lock:
+            for api in self._apis.values():
+                api.End()
+            self._apis.clear()
 
 
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -428,4 +435,10 @@ def setup(engine: EmbeddedEngine, tessdata: str | Path | None = None) -> Handler
     if (path / f"{JAPANESE[0]}.traineddata").is_file():
         models.append(JAPANESE[0])
     tess = Tesseract(path, models)
+    try:  # the smallest model: proves that libtesseract reads this tessdata folder
+        tess.load(VIETNAMESE[0])
+    except RuntimeError as exc:
+        raise TaskUnavailable(
+            f"multi_lan: Tesseract cannot load models from {path}: {exc}"
+        ) from exc
     return MultiLangReader(engine, tess)
