@@ -24,9 +24,10 @@ Pipeline per image (same detection, orientation and reading order as
    After ``GIVE_UP_AFTER`` foreign lines without any Tesseract winner the page is taken
    to have no foreign script and the remaining lines keep PP-OCR (bounded cost on
    Chinese handwriting, whose scores are low).
-3. **Vietnamese.** A line whose PP-OCR text has a Vietnamese-only letter
-   (ă đ ơ ư or a letter of the Latin Extended Additional block) marks the page as
-   Vietnamese; then every Latin line of the page is re-read with Tesseract ``vie``
+3. **Vietnamese.** The page is Vietnamese when a PP-OCR line has a letter only
+   Vietnamese uses (ơ ư or the Latin Extended Additional block), or when ă / đ (also
+   Romanian / Croatian) appear on at least a quarter of its Latin lines (PP-OCR drops
+   most tone-marked vowels but keeps đ); then every Latin line is re-read with ``vie``
    (PP-OCR drops dot-below / hook-above vowels: dev vi CER 0.13 vs 0.04), kept when its
    confidence is at least ``MIN_CONF``.
 4. **Japanese** lines (PP-OCR read kana) keep PP-OCR, which reads the dev Japanese lines
@@ -118,11 +119,23 @@ def _script(ch: str) -> str | None:
 
 
 MODEL_SCRIPT = {"kor": "hangul", "ara": "arabic", "rus": "cyrillic", "ukr": "cyrillic"}
-_VI_ONLY = set("ăâđơưĂĐƠƯ") - set("â")  # â/ê/ô are French too
+_VI_STRONG = set("ơưƠƯ")  # + the Latin Extended Additional block: only Vietnamese
+_VI_WEAK = set("ăđĂĐ")  # Vietnamese, but also Romanian (ă) and Croatian (đ)
 
 
-def _vietnamese_mark(text: str) -> bool:
-    return any(ch in _VI_ONLY or 0x1EA0 <= ord(ch) <= 0x1EF9 for ch in text)
+def _vietnamese_mark(text: str) -> int:
+    """2: a letter only Vietnamese uses; 1: ă / đ; 0: neither."""
+    if any(ch in _VI_STRONG or 0x1EA0 <= ord(ch) <= 0x1EF9 for ch in text):
+        return 2
+    return 1 if any(ch in _VI_WEAK for ch in text) else 0
+
+
+def _vietnamese_page(reads: list[_Read]) -> bool:
+    """A strong mark on any PP-OCR line, or ă/đ on at least a quarter of the Latin lines
+    (PP-OCR drops most dot-below / hook-above vowels but keeps đ)."""
+    latin = [r for r in reads if r.by == "ppocr" and r.text and _share(r.text, "latin") >= 0.5]
+    marks = [_vietnamese_mark(r.text) for r in latin]
+    return 2 in marks or (bool(marks) and marks.count(1) >= max(1, len(marks) / 4))
 
 
 def _share(text: str, script: str) -> float:
@@ -331,9 +344,7 @@ class MultiLangReader:
             r.text, r.score, r.lang, r.by = text, conf / 100.0, FOREIGN[model][0], model
 
         vie, vi_lang, _ = VIETNAMESE
-        if vie in self.tess.models and any(
-            r.by == "ppocr" and _vietnamese_mark(r.text) for r in reads
-        ):
+        if vie in self.tess.models and _vietnamese_page(reads):
             for r in reads:
                 if r.by != "ppocr" or not r.text or _share(r.text, "latin") < 0.5:
                     continue
