@@ -17,8 +17,8 @@ Pipeline per image (same detection, orientation and reading order as
    ``FOREIGN_SCORE`` or it holds fewer than ``FOREIGN_DENSITY`` non-space characters
    per line height of width (dev Latin/Chinese lines: ≥ 0.95, median ~2; printed
    Cyrillic 0-0.5). Foreign lines are read by Tesseract (single-line mode) with the
-   Korean, Arabic, Russian and Ukrainian models, the model the page has already chosen
-   first; the first reading with confidence ≥ ``STRONG_CONF`` wins, otherwise the most
+   Russian, Ukrainian, Arabic and Korean models (cheapest first; the model the page has
+   already chosen goes first); the first reading with confidence ≥ ``STRONG_CONF`` wins, otherwise the most
    confident one, if it is at least ``MIN_CONF`` and mostly in its model's script.
    If none qualifies, the PP-OCR reading stays (subject to the usual ``text_score``).
    After ``GIVE_UP_AFTER`` foreign lines without any Tesseract winner the page is taken
