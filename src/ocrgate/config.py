@@ -6,8 +6,30 @@ Example ``ocrgate.toml``::
     port = 8000
     api_keys = ["sk-team-a", "sha256:3f1d…"]   # plain keys or sha256 hex digests
     public_base_url = "https://ocr.example.com"
-    [engine]
+    [engine]                    # the built-in embedded engine ("embedded")
     intra_op_threads = 2
+    # name = "vlm"              # make another configured engine the default
+
+    [engines.vlm]               # a local Qwen-VL-class model (transformers or vLLM)
+    kind = "local_vlm"
+    model_path = "/models/Qwen2.5-VL-7B-Instruct"
+
+    [engines.gpu]               # any OpenAI-compatible chat-completions server
+    kind = "remote"
+    base_url = "http://gpu-box:8000/v1"
+    model = "Qwen/Qwen2.5-VL-72B-Instruct"
+    api_key_env = "GPU_BOX_KEY"
+
+    [routes."qwen-vl-ocr-latest"]   # model (alias, snapshot or "*") -> task -> engine
+    default = "embedded"
+    document_parsing = "vlm"
+    formula_recognition = "vlm"
+    [routes."*"]
+    free_prompt = "vlm"
+
+Route look-up for a request: the model's own table (the task, then ``default``),
+then ``"*"`` (the task, then ``default``), then the default engine. ``free_prompt``
+names the engine for requests without a built-in task.
 """
 
 from __future__ import annotations
@@ -28,6 +50,120 @@ class EngineConfig:
     orientation_model: str | None = None
     det_model: str | None = None
     rec_model: str | None = None
+
+
+@dataclass
+class LocalVlmConfig:
+    """``kind = "local_vlm"``: a Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint on disk."""
+
+    model_path: str = ""
+    """Directory with config.json, weights, tokenizer (never downloaded)."""
+    backend: str = "auto"
+    """``auto`` (vLLM when installed and a GPU is present, else transformers),
+    ``transformers`` or ``vllm``."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N`` (transformers)."""
+    dtype: str = "auto"
+    """``auto`` (bfloat16 on GPU, float32 on CPU), ``float32``, ``bfloat16``, ``float16``."""
+    threads: int = 0
+    """torch CPU threads (0: torch's default)."""
+    coordinates: str = "auto"
+    """advanced_recognition coordinates the model emits: ``pixels`` (of the image it saw,
+    Qwen2.5-VL), ``normalized`` (0-1000, Qwen2-VL/Qwen3-VL) or ``auto`` (by model type)."""
+    tasks: list[str] | None = None
+    """Built-in tasks offered (default: all seven)."""
+    repetition_max_period: int = 64
+    """Loop stop: the tail repeating a block of at most this many tokens... (0: off)."""
+    repetition_min_repeats: int = 4
+    repetition_min_span: int = 160
+    """...at least this many times and over at least this many tokens."""
+    gpu_memory_utilization: float = 0.85
+    """vLLM only."""
+    max_model_len: int | None = None
+    """vLLM only: context length to reserve (default: the model's)."""
+    max_images: int = 8
+    """vLLM only: images per prompt."""
+
+
+@dataclass
+class RemoteConfig:
+    """``kind = "remote"``: an OpenAI-compatible chat-completions server (vLLM, SGLang, ...)."""
+
+    base_url: str = ""
+    """Up to and including ``/v1`` (``/chat/completions`` is appended)."""
+    model: str = ""
+    """Model name sent upstream."""
+    api_key: str | None = None
+    api_key_env: str | None = None
+    """Environment variable holding the key (preferred over ``api_key`` in files)."""
+    timeout_s: float = 120.0
+    """Read timeout: longest silence between bytes of the upstream answer."""
+    connect_timeout_s: float = 10.0
+    max_retries: int = 2
+    """Retries on 429, 5xx, connection errors and timeouts (before any text was streamed)."""
+    backoff_s: float = 0.5
+    """First retry delay, doubled each time (``Retry-After`` wins when larger), capped..."""
+    max_backoff_s: float = 8.0
+    max_concurrency: int = 4
+    """Upstream calls in flight at once (per engine)."""
+    coordinates: str = "auto"
+    """As for local_vlm; ``auto`` guesses from the upstream model name."""
+    patch_size: int | None = None
+    """The upstream model's pixels per token side (28 Qwen2.5-VL, 32 Qwen3-VL); default:
+    the requested model's family."""
+    image_format: str = "png"
+    """``png`` (lossless) or ``jpeg`` (quality 95) for the image sent upstream."""
+    tasks: list[str] | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    """Merged into every upstream request body (e.g. ``{repetition_penalty = 1.05}``)."""
+
+
+ENGINE_KINDS: dict[str, type] = {
+    "embedded": EngineConfig,
+    "local_vlm": LocalVlmConfig,
+    "remote": RemoteConfig,
+}
+ROUTE_DEFAULT = "default"
+ROUTE_FREE_PROMPT = "free_prompt"
+
+
+def _engine_def(name: str, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ValueError(f"engines.{name} must be a table")
+    table = dict(table)
+    kind = table.pop("kind", None)
+    if kind not in ENGINE_KINDS:
+        raise ValueError(f"engines.{name}.kind must be one of {', '.join(ENGINE_KINDS)} (got {kind!r})")
+    cfg = ENGINE_KINDS[kind]()
+    _apply(cfg, table, prefix=f"engines.{name}.")
+    if isinstance(cfg, EngineConfig):
+        cfg.name = "embedded"
+    if isinstance(cfg, LocalVlmConfig) and not cfg.model_path:
+        raise ValueError(f"engines.{name}.model_path is required")
+    if isinstance(cfg, RemoteConfig) and not (cfg.base_url and cfg.model):
+        raise ValueError(f"engines.{name}: base_url and model are required")
+    return cfg
+
+
+def _routes(data: Any) -> dict[str, dict[str, str]]:
+    from .tasks.catalog import Task
+
+    if not isinstance(data, dict):
+        raise ValueError("routes must be a table")
+    valid = {t.value for t in Task} | {ROUTE_DEFAULT, ROUTE_FREE_PROMPT}
+    out: dict[str, dict[str, str]] = {}
+    for model, table in data.items():
+        if isinstance(table, str):
+            table = {ROUTE_DEFAULT: table}
+        if not isinstance(table, dict):
+            raise ValueError(f"routes.{model} must be a table of task = engine")
+        for task, engine in table.items():
+            if task not in valid:
+                raise ValueError(f"routes.{model}: unknown task '{task}' (valid: {', '.join(sorted(valid))})")
+            if not isinstance(engine, str):
+                raise ValueError(f"routes.{model}.{task} must be an engine name")
+        out[str(model)] = dict(table)
+    return out
 
 
 @dataclass
@@ -67,6 +203,11 @@ class Settings:
     secret: str | None = None
     """HMAC secret for upload policies; random per process when unset."""
     engine: EngineConfig = field(default_factory=EngineConfig)
+    """The embedded engine's options; ``engine.name`` picks the default engine."""
+    engines: dict[str, Any] = field(default_factory=dict)
+    """Further engines by name: ``EngineConfig``, ``LocalVlmConfig`` or ``RemoteConfig``."""
+    routes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Model name (alias, snapshot or ``*``) -> task (or ``default``/``free_prompt``) -> engine."""
 
     @property
     def open_mode(self) -> bool:
@@ -96,8 +237,19 @@ def _apply(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
         current = getattr(obj, key)
         if isinstance(current, EngineConfig):
             _apply(current, value, prefix=f"{key}.")
+        elif isinstance(obj, Settings) and key == "engines":
+            if not isinstance(value, dict):
+                raise ValueError("engines must be a table of engine tables")
+            current.update({str(name): (table if _is_engine_cfg(table) else _engine_def(name, table))
+                            for name, table in value.items()})
+        elif isinstance(obj, Settings) and key == "routes":
+            current.update(_routes(value))
         else:
             setattr(obj, key, value)
+
+
+def _is_engine_cfg(value: Any) -> bool:
+    return isinstance(value, tuple(ENGINE_KINDS.values()))
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
@@ -109,7 +261,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
             _apply(settings, tomllib.load(f))
     for f in fields(settings):
         env = os.environ.get(f"OCRGATE_{f.name.upper()}")
-        if env is not None and not isinstance(getattr(settings, f.name), EngineConfig):
+        if env is not None and not isinstance(getattr(settings, f.name), EngineConfig | dict):
             setattr(settings, f.name, _coerce(env, getattr(settings, f.name)))
     for f in fields(settings.engine):
         env = os.environ.get(f"OCRGATE_ENGINE_{f.name.upper()}")

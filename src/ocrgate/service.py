@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import tokenizer
-from .config import Settings
+from .config import (
+    ROUTE_DEFAULT,
+    ROUTE_FREE_PROMPT,
+    EngineConfig,
+    LocalVlmConfig,
+    RemoteConfig,
+    Settings,
+)
 from .engines.base import Engine
-from .engines.registry import EngineRegistry
+from .engines.base import stream as engine_stream
+from .engines.registry import WILDCARD, EngineRegistry
 from .errors import OcrError, invalid_parameter
 from .images import FetchSettings, ImageItem, PdfSettings, load_images
 from .models import ModelSpec, resolve_model
 from .render.completion import Completion, complete, pieces
 from .request import OcrRequest, Sampling
+from .result import OcrResult
 from .tasks.catalog import DEFAULT_PROMPT, Task, parse_task, task_prompt
 from .tasks.schema import validate_schema
 from .uploads import UploadStore
@@ -36,13 +45,9 @@ class StreamEvent:
     final: Completion | None = None
 
 
-def build_engine(settings: Settings) -> Engine:
-    name = settings.engine.name
-    if name != "embedded":
-        raise ValueError(f"unknown engine '{name}' (available: embedded)")
+def _embedded(cfg: EngineConfig) -> Engine:
     from .engines.embedded import EmbeddedEngine, EmbeddedSettings
 
-    cfg = settings.engine
     overrides: dict[str, Any] = {
         "intra_op_threads": cfg.intra_op_threads,
         "inter_op_threads": cfg.inter_op_threads,
@@ -54,15 +59,84 @@ def build_engine(settings: Settings) -> Engine:
     return EmbeddedEngine(EmbeddedSettings(**overrides))
 
 
+def build_engine(settings: Settings) -> Engine:
+    """The engine ``settings.engine.name`` names (the default engine)."""
+    engines, default, _ = build_engines(settings)
+    return engines[default]
+
+
+def make_engine(name: str, cfg: Any) -> Engine:
+    """One engine from its configuration (``[engine]`` or an ``[engines.<name>]`` table)."""
+    if isinstance(cfg, EngineConfig):
+        return _embedded(cfg)
+    if isinstance(cfg, LocalVlmConfig):
+        from .engines.vlm.local import LocalVlmEngine
+
+        return LocalVlmEngine(name, cfg)
+    if isinstance(cfg, RemoteConfig):
+        from .engines.vlm.remote import RemoteEngine
+
+        return RemoteEngine(name, cfg)
+    raise ValueError(f"engine '{name}': unknown configuration type {type(cfg).__name__}")
+
+
+def route_table(settings: Settings) -> dict[tuple[str, Any], str]:
+    """``[routes]`` with model names resolved to snapshot ids and task names to :class:`Task`."""
+    routes: dict[tuple[str, Any], str] = {}
+    for model, table in settings.routes.items():
+        if model == WILDCARD:
+            model_id = WILDCARD
+        else:
+            try:
+                model_id = resolve_model(model).id
+            except OcrError:
+                raise ValueError(f"routes: unknown model '{model}'") from None
+        for task, engine in table.items():
+            key: Any = task if task in (ROUTE_DEFAULT, ROUTE_FREE_PROMPT) else Task(task)
+            routes[(model_id, key)] = engine
+    return routes
+
+
+def build_engines(settings: Settings, prebuilt: dict[str, Engine] | None = None
+                  ) -> tuple[dict[str, Engine], str, dict[tuple[str, Any], str]]:
+    """Every configured engine, the default's name and the routes.
+
+    The built-in embedded engine (``[engine]``) is loaded only when the default or a
+    route names it; ``prebuilt`` engines are used as they are (tests, embedding apps).
+    """
+    default = settings.engine.name
+    defs: dict[str, Any] = {"embedded": settings.engine, **settings.engines}
+    prebuilt = dict(prebuilt or {})
+    routes = route_table(settings)
+    referenced = {default, *routes.values()}
+    unknown = sorted(referenced - set(defs) - set(prebuilt))
+    if unknown:
+        raise ValueError(f"unknown engine '{unknown[0]}' (configured: {', '.join(sorted(defs))})")
+    engines: dict[str, Engine] = dict(prebuilt)
+    for name, cfg in defs.items():
+        if name in engines:
+            continue
+        if isinstance(cfg, EngineConfig) and name not in referenced:
+            continue
+        engines[name] = make_engine(name, cfg)
+    return engines, default, routes
+
+
 class Busy(OcrError):
     pass
 
 
 class OcrService:
-    def __init__(self, settings: Settings | None = None, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, engine: Engine | None = None,
+                 engines: dict[str, Engine] | None = None) -> None:
+        """``engine``: serve with that one engine only; ``engines``: prebuilt engines by name,
+        completed from the configuration (routes and default from ``settings``)."""
         self.settings = settings or Settings()
-        engine = engine or build_engine(self.settings)
-        self.registry = EngineRegistry({engine.name: engine}, default=engine.name)
+        if engine is not None:
+            self.registry = EngineRegistry({engine.name: engine}, default=engine.name)
+        else:
+            built, default, routes = build_engines(self.settings, engines)
+            self.registry = EngineRegistry(built, default=default, routes=routes)
         self.uploads = UploadStore(
             self.settings.data_dir,
             secret=self.settings.secret,
@@ -179,12 +253,42 @@ class OcrService:
         return complete(request, result)
 
     def stream(self, request: OcrRequest) -> Iterator[StreamEvent]:
-        """Stream a completion. The pipeline engine finishes first, then its text is sent in pieces."""
-        completion = self.run(request)
-        tokens = 0
-        for delta, tokens in pieces(completion.text):
-            yield StreamEvent(delta, min(tokens, completion.usage.output_tokens))
-        yield StreamEvent("", completion.usage.output_tokens, final=completion)
+        """Stream a completion.
+
+        Engines that generate tokens (VLMs) pass their deltas through as they come, with
+        their running output-token counts; the final event carries the engine's real
+        count. Pipeline engines finish first, then their text is sent in pieces.
+        """
+        engine = self.registry.route(request.spec, request.task)
+        if not engine.capabilities.streams_tokens or getattr(engine, "stream", None) is None:
+            completion = self.run(request)
+            tokens = 0
+            for delta, tokens in pieces(completion.text):
+                yield StreamEvent(delta, min(tokens, completion.usage.output_tokens))
+            yield StreamEvent("", completion.usage.output_tokens, final=completion)
+            return
+        self._acquire()
+        try:
+            tokens = 0
+            for item in engine_stream(engine, request):
+                if isinstance(item, OcrResult):
+                    completion = complete(request, item)
+                    yield StreamEvent("", completion.usage.output_tokens, final=completion)
+                    return
+                counted = getattr(item, "tokens", None)
+                tokens = counted if isinstance(counted, int) else tokens + tokenizer.count(item.text)
+                if item.text:
+                    yield StreamEvent(item.text, tokens)
+            raise RuntimeError(f"engine {engine.name} ended its stream without a result")
+        except OcrError:
+            raise
+        except Exception as exc:  # an engine bug must not look like a client error
+            log.exception("engine %s failed", engine.name)
+            raise OcrError(500, "InternalError.Algo",
+                           "An internal error has occured during execution, please try again later "
+                           "or contact service support.") from exc
+        finally:
+            self._slots.release()
 
 
 def _num(params: dict[str, Any], key: str, kind: type) -> Any:
