@@ -633,4 +633,16 @@ def extract_pairs(layout: Layout) -> dict[str, Any]:
                     and not re.search(r"[A-Za-z]{4,}", right[0].text)
                 ):
                     put(t, right[0].text, b, right[0])
+                    continue
+                # a short caption above a value holding digits ("Membership No." / "MB-40721")
+                below = [r for r in layout.below(b) if r.idx not in used]
+                if (
+                    not right
+                    and below
+                    and len(t.split()) <= 4
+                    and re.search(r"\d", below[0].text)
+                    and not re.search(r"[:：]", below[0].text)
+                    and len(below[0].text.split()) <= 4
+                ):
+                    put(t, below[0].text, b, below[0])
     return out
