@@ -79,6 +79,13 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_draw_bbox(args: argparse.Namespace) -> int:
+    from .render.draw import draw_file
+
+    print(draw_file(args.image, args.response, args.output, args.label))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocrgate", description="Self-hosted Qwen-OCR-compatible OCR")
     parser.add_argument("--config", help="TOML configuration file (or $OCRGATE_CONFIG)")
@@ -98,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     ocr.add_argument("--rotate", action="store_true", help="auto-correct page orientation")
     ocr.add_argument("--format", choices=["text", "json"], default="text")
     ocr.set_defaults(func=cmd_ocr)
+
+    draw = sub.add_parser("draw-bbox", help="draw advanced_recognition boxes on the image (spec §11)")
+    draw.add_argument("image")
+    draw.add_argument("response", help="saved native response (or ocr_result) JSON")
+    draw.add_argument("-o", "--output", default=None, help="default: <name>_location<ext> beside the image")
+    draw.add_argument("--label", action="store_true", help="write each line's text near its box")
+    draw.set_defaults(func=cmd_draw_bbox)
 
     from .eval.command import register as register_eval
 

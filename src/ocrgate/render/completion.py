@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .. import tokenizer
-from ..geometry import location_ints, rotate_rect_ints
+from ..geometry import clip_quad, location_ints, order_quad, rect_corners, rotate_rect_ints
 from ..request import OcrRequest
-from ..result import OcrResult
+from ..result import Line, OcrResult
 from ..tasks.catalog import Task
 
 
@@ -41,15 +43,32 @@ class Completion:
     usage: Usage
 
 
+def _location(line: Line, rect: list[int], width: int, height: int) -> list[int]:
+    """``location`` consistent with the integer ``rotate_rect``.
+
+    Text boxes are rotated rectangles; rounding the angle to whole degrees moves the far
+    corners of a long line by a few pixels, so when the quad is such a rectangle its
+    corners are taken from the rounded rect: clients that draw either field (the hosted
+    draw_bbox script) get the same box. A genuinely irregular quad is kept as it is.
+    """
+    exact = np.asarray(rect_corners(line.rotated_rect))
+    quad = np.asarray(line.quad)
+    deviation = np.linalg.norm(quad[:, None, :] - exact[None, :, :], axis=2).min(axis=1).max()
+    if deviation > 3.0:
+        return location_ints(line.quad)
+    return location_ints(clip_quad(order_quad(rect_corners(rect)), width, height))
+
+
 def words_info(request: OcrRequest, result: OcrResult) -> list[dict[str, Any]]:
     """Spec §6.5 entries; ``confidence`` and (multi-image) ``image_index`` are extra fields."""
     multi = len(request.images) > 1
     out: list[dict[str, Any]] = []
     for page_no, page in enumerate(result.pages):
         for line in page.lines:
+            rect = rotate_rect_ints(line.rotated_rect)
             entry: dict[str, Any] = {
-                "rotate_rect": rotate_rect_ints(line.rotated_rect),
-                "location": location_ints(line.quad),
+                "rotate_rect": rect,
+                "location": _location(line, rect, page.width, page.height),
                 "text": line.text,
                 "confidence": round(float(line.score), 4),
             }
