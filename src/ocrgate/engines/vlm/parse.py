@@ -477,7 +477,10 @@ def _from_text_line(line: str, frame: Frame) -> Line | None:
     for g in groups:
         nums.extend(float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", g.group(0)))
     text = _GROUP.sub(" ", _TAGS.sub(" ", line))
-    text = re.sub(r"\s+", " ", text).strip(" \t,:;|-\"'")
+    text = re.sub(r"\s+", " ", text).strip(" \t,:;|-")
+    text = re.sub(r"^\d+[.)]\s+", "", text).strip(" \t,:;|-")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1]
     if not text:
         return None
     kind = "rect" if len(nums) == 5 else "poly"
