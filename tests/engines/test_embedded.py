@@ -264,14 +264,19 @@ def test_large_page_is_tiled_and_read(engine):
 
 
 # ----------------------------------------------------------------- interface
-def test_capabilities_and_unsupported_task(engine):
-    assert engine.capabilities.tasks == frozenset(
-        {Task.TEXT_RECOGNITION, Task.ADVANCED_RECOGNITION}
-    )
+def test_capabilities_and_unsupported_task(engine, monkeypatch):
+    assert {Task.TEXT_RECOGNITION, Task.ADVANCED_RECOGNITION} <= engine.capabilities.tasks
+    # a task whose module could not be set up answers a 400 naming the task and the reason
+    handlers = dict(engine._handlers)
+    handlers.pop(Task.TABLE_PARSING, None)
+    monkeypatch.setattr(engine, "_handlers", handlers)
+    monkeypatch.setattr(engine, "_notes", {"table_parsing": "the table model is not installed"})
+    assert Task.TABLE_PARSING not in engine.capabilities.tasks
     rgb = render_lines(PARAGRAPH[:1], (600, 200), font_size=24)
     with pytest.raises(OcrError) as err:
         engine.run(_request([prepared(rgb)], task=Task.TABLE_PARSING))
     assert err.value.status == 400 and "table_parsing" in err.value.message
+    assert "the table model is not installed" in err.value.message
 
 
 @pytest.mark.parametrize("field", ["det_model_path", "rec_model_path", "orientation_model_path"])
