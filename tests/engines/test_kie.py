@@ -24,7 +24,7 @@ from ocrgate.models import SNAPSHOTS
 from ocrgate.request import OcrRequest
 from ocrgate.tasks.catalog import Task, task_prompt
 
-from .helpers import DEJAVU, load_cases, load_rgb, prepared
+from .helpers import DEJAVU, cjk_font_path, load_cases, load_rgb, prepared
 
 API_KEY = "sk-ocrgate-test"  # tests/conftest.py
 NATIVE = "/api/v1/services/aigc/multimodal-generation/generation"
@@ -223,6 +223,42 @@ def test_company_address_date_total_of_a_receipt(engine: EmbeddedEngine) -> None
         "address": "12, Jalan Mawar 3, 47300 Petaling Jaya, Selangor",
         "total": "12.30",
     }
+
+
+def test_chinese_ticket_with_the_spec_schema(engine: EmbeddedEngine) -> None:
+    font_path = cjk_font_path()
+    if font_path is None:
+        pytest.skip("no CJK font installed")
+    font = ImageFont.truetype(font_path, 30)
+    img = Image.new("RGB", (1000, 480), "white")
+    d = ImageDraw.Draw(img)
+    d.text((300, 30), "北京市出租汽车专用发票", font=font, fill="black")
+    for y, label, value in (
+        (120, "发票代码", "221021325353"),
+        (180, "发票号码", "10283819"),
+        (240, "日期", "2013年06月29日"),
+    ):
+        d.text((60, y), label, font=font, fill="black")
+        d.text((260, y), value, font=font, fill="black")
+    d.text((60, 320), "金额：¥35.00元", font=font, fill="black")
+    schema = {
+        "乘车日期": "对应图中乘车日期时间，格式为年-月-日，比如2025-03-05",
+        "发票代码": "提取图中的发票代码，通常为一组数字或字母组合",
+        "发票号码": "提取发票上的号码，通常由纯数字组成。",
+        "金额": "",
+        "车号": "",
+    }
+    kv = _kie(engine, np.asarray(img), schema)
+    assert kv == {
+        "乘车日期": "2013-06-29",
+        "发票代码": "221021325353",
+        "发票号码": "10283819",
+        "金额": "35.00",
+        "车号": None,
+    }
+    pairs = _kie(engine, np.asarray(img), None)
+    assert pairs["发票代码"] == "221021325353" and pairs["发票号码"] == "10283819"
+    assert pairs["日期"] == "2013年06月29日"
 
 
 # ----------------------------------------------------------------- dev set

@@ -126,7 +126,9 @@ def _split_label(text: str) -> tuple[str, int] | None:
     return label, idx[m.start()] if m.start() < len(idx) else len(text)
 
 
-def _alias_score(label: str, alias: str) -> float:
+def _alias_score(label: str, alias: str, inside_ok: bool = True) -> float:
+    """Exact 1.0; alias at the start of the label ~0.75-0.95; inside it ~0.55-0.85 (only
+    when ``inside_ok``); fuzzy (OCR slips such as "Dat:") up to 0.85."""
     if not label or not alias:
         return 0.0
     label_c = re.sub(r"[^\w#\u3400-\u9fff ]+", " ", label).strip()
@@ -144,7 +146,7 @@ def _alias_score(label: str, alias: str) -> float:
         cover = len(alias_c) / max(len(label_c), 1)
         if m.start() == 0:
             return 0.75 + 0.2 * cover
-        return 0.55 + 0.3 * cover
+        return 0.55 + 0.3 * cover if inside_ok else 0.0
     if len(alias_c) >= 4 and len(label_c) >= 3:
         r = fuzz.ratio(label_c, alias_c)
         if r >= 80:
@@ -156,8 +158,17 @@ def label_score(spec: FieldSpec, label: str, full: str | None = None) -> float:
     """How well ``label`` (folded caption) names the field; ``full`` is the whole folded
     line, checked for words that disqualify the label (e.g. "Total Qty")."""
     best, best_alias = 0.0, ""
+    key_phrase = spec.aliases[0] if spec.aliases else ""
     for rank, alias in enumerate(spec.aliases):
-        s = _alias_score(label, alias)
+        # short generic aliases ("no", "#", "号码", "tel") must start the label: "号码" alone
+        # must not make "发票号码" a label for "车号"
+        inside_ok = (
+            rank == 0
+            or alias in key_phrase
+            or " " in alias
+            or len(alias) >= (3 if CJK.search(alias) else 5)
+        )
+        s = _alias_score(label, alias, inside_ok)
         if s > 0:
             s += (_PREFER.get(alias, 0.0) if rank else 0.0) - 0.002 * rank
         if s > best:
@@ -568,29 +579,31 @@ def _col_distance(b: Box, head: Box) -> float:
 
 
 # ====================================================================== no schema
+_CURRENCY = re.compile(r"^\W*[a-z]?\s*(rm|myr|usd|sgd|\$|¥|￥|€|£)\W*$", re.I)
 _PAIR_VALUE = re.compile(
-    r"^(?P<label>[^\d:：]{2,40}?)\s+(?P<value>(?:rm|\$|¥|￥|€|£|no\.?)?\s?"
-    r"[\d#(+][\S ]*)$",
+    r"^(?P<label>[^\d:：]{2,40}?)\s+(?P<value>(?:rm|\$|¥|￥|€|£)?\s?"
+    r"(?:[\d#+]|\(\d)[\S ]*)$",
     re.I,
 )
 
 
 def extract_pairs(layout: Layout) -> dict[str, Any]:
-    """All key-value pairs found on the page, keys as printed."""
-    out: dict[str, Any] = {}
+    """All key-value pairs found on the page, keys as printed, in reading order.
+
+    Pass 1 pairs within a row ("label: value", "label value", label box + value box to its
+    right); pass 2 pairs the remaining captions with the value directly below them."""
+    found: list[tuple[int, str, str]] = []
     used: set[int] = set()
 
-    def put(label: str, value: str | None, *boxes: Box) -> None:
+    def put(b: Box, label: str, value: str | None, *others: Box) -> None:
         label = label.strip(" :：-_|")
         value = (value or "").strip(" :：|")
         if not label or not value or _letters(label) == 0:
             return
-        key, n = label, 2
-        while key in out:
-            key, n = f"{label}_{n}", n + 1
-        out[key] = value
-        used.update(b.idx for b in boxes)
+        found.append((b.idx, label, value))
+        used.update([b.idx, *(o.idx for o in others)])
 
+    captions: list[tuple[Box, str, bool]] = []
     for row in layout.rows:
         for b in row.boxes:
             if b.idx in used:
@@ -600,49 +613,65 @@ def extract_pairs(layout: Layout) -> dict[str, Any]:
             if m and _letters(m["label"]) > 0:
                 value = _cut_at_next_label(m["value"]) if m["value"] else ""
                 if value:
-                    put(m["label"], value, b)
+                    put(b, m["label"], value)
                     rest = m["value"][len(value) :].strip()
                     while rest:  # "Name: A   Date: B" on one line
                         m2 = re.match(r"^(?P<label>[^:：]{1,40}?)\s*[:：]\s*(?P<value>.*)$", rest)
                         if not m2:
                             break
                         v2 = _cut_at_next_label(m2["value"])
-                        put(m2["label"], v2)
+                        put(b, m2["label"], v2)
                         rest = m2["value"][len(v2) :].strip()
                     continue
-                # "label:" alone: value to the right, else directly below
+                # "label:" alone: value to the right, else (pass 2) directly below
                 right = [r for r in layout.right_of(b) if r.idx not in used]
                 if right and not looks_like_label(right[0].text):
-                    put(m["label"], right[0].text, b, right[0])
-                    continue
-                below = [r for r in layout.below(b) if r.idx not in used]
-                if below and not looks_like_label(below[0].text) and ":" not in below[0].text:
-                    put(m["label"], below[0].text, b, below[0])
+                    put(b, m["label"], right[0].text, right[0])
+                else:
+                    captions.append((b, m["label"], True))
                 continue
             # "Label   value" (label words, value with digits) on one line
             m = _PAIR_VALUE.match(t)
-            if m and _letters(m["label"]) >= 2 and not re.search(r"\d", m["label"]):
-                put(m["label"], m["value"], b)
+            if (
+                m
+                and _letters(m["label"]) >= 2
+                and not re.search(r"\d", m["label"])
+                and _letters(m["value"]) <= len(re.findall(r"\d", m["value"]))
+            ):
+                put(b, m["label"], m["value"])
                 continue
             # label box with a numeric value box to its right on the same row
-            if _letters(t) >= 2 and not re.search(r"\d", t):
+            if _letters(t) >= 2 and not re.search(r"\d", t) and not _CURRENCY.match(t):
                 right = [r for r in layout.right_of(b) if r.idx not in used]
+                if len(right) > 1 and _CURRENCY.match(right[0].text):
+                    right = right[1:]  # "Total | RM | 88.17"
                 if (
                     right
                     and re.search(r"\d", right[0].text)
                     and not re.search(r"[A-Za-z]{4,}", right[0].text)
                 ):
-                    put(t, right[0].text, b, right[0])
-                    continue
-                # a short caption above a value holding digits ("Membership No." / "MB-40721")
-                below = [r for r in layout.below(b) if r.idx not in used]
-                if (
-                    not right
-                    and below
-                    and len(t.split()) <= 4
-                    and re.search(r"\d", below[0].text)
-                    and not re.search(r"[:：]", below[0].text)
-                    and len(below[0].text.split()) <= 4
-                ):
-                    put(t, below[0].text, b, below[0])
+                    put(b, t, right[0].text, right[0])
+                elif not right and len(t.split()) <= 4:
+                    captions.append((b, t, False))
+    for b, label, colon in captions:
+        if b.idx in used:
+            continue
+        below = [r for r in layout.below(b) if r.idx not in used]
+        if not below:
+            continue
+        v = below[0]
+        aligned = abs(v.x0 - b.x0) < 2 * b.h or b.x0 <= v.cx <= b.x1
+        if not aligned or looks_like_label(v.text) or re.search(r"[:：]", v.text):
+            continue
+        # a caption without a colon only takes a short value holding digits
+        if colon or re.fullmatch(r"[\w\-/.#]*\d[\w\-/.#]*", v.text.strip()):
+            put(b, label, v.text, v)
+    out: dict[str, Any] = {}
+    for _, label, value in sorted(
+        found, key=lambda f: (layout.boxes[f[0]].row, layout.boxes[f[0]].x0)
+    ):
+        key, n = label, 2
+        while key in out:
+            key, n = f"{label}_{n}", n + 1
+        out[key] = value
     return out
