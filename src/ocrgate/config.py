@@ -21,15 +21,16 @@ Example ``ocrgate.toml``::
     api_key_env = "GPU_BOX_KEY"
 
     [routes."qwen-vl-ocr-latest"]   # model (alias, snapshot or "*") -> task -> engine
-    default = "embedded"
     document_parsing = "vlm"
     formula_recognition = "vlm"
+    free_prompt = "vlm"             # requests without a built-in task
     [routes."*"]
-    free_prompt = "vlm"
+    key_information_extraction = "gpu"
 
 Route look-up for a request: the model's own table (the task, then ``default``),
-then ``"*"`` (the task, then ``default``), then the default engine. ``free_prompt``
-names the engine for requests without a built-in task.
+then ``"*"`` (the task, then ``default``), then the default engine (``engine.name``,
+"embedded" unless set). An alias and its snapshot share routes. A task routed to an
+engine that cannot do it is a 400 naming the engines that can.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def post(server: str, path: str, body: dict, sse: bool = False, timeout: float =
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Tiny random checkpoints: Qwen2-VL (normal, loop, eos) and Qwen2.5-VL."""
+    """Tiny random checkpoints: Qwen2-VL (normal, loop, eos), Qwen2.5-VL and Qwen3-VL."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from tests.vlm.tiny import build
@@ -100,4 +100,5 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "loop": build(root / "loop", "qwen2_vl", "loop"),
         "eos": build(root / "eos", "qwen2_vl", "eos"),
         "qwen2_5_vl": build(root / "qwen2_5_vl", "qwen2_5_vl", "normal"),
+        "qwen3_vl": build(root / "qwen3_vl", "qwen3_vl", "normal"),
     }

@@ -56,6 +56,11 @@ kind = "local_vlm"
 model_path = "{qwen2_5_vl}"
 threads = 1
 
+[engines.vlm3]
+kind = "local_vlm"
+model_path = "{qwen3_vl}"
+threads = 1
+
 [engines.text_only]
 kind = "local_vlm"
 model_path = "{qwen2_vl}"
@@ -72,6 +77,8 @@ default = "eos"
 default = "vlm25"
 
 [routes."qwen-vl-ocr-latest"]
+default = "vlm3"
+text_recognition = "vlm"
 formula_recognition = "text_only"
 """
 
@@ -285,6 +292,15 @@ def test_qwen2_5_vl_architecture(vlm_server: str) -> None:
     assert _usage(doc)["output_tokens"] == 5
 
 
+def test_qwen3_vl_architecture(vlm_service, vlm_server: str) -> None:
+    engine = vlm_service.registry.engines["vlm3"]
+    assert (engine.info.factor, engine.coordinates) == (32, "normalized")
+    body = native_body("qwen-vl-ocr-latest", [image_url(), image_url(["two"])], "document_parsing",
+                       max_tokens=6)
+    doc = post(vlm_server, NATIVE, body).json()
+    assert _usage(doc)["output_tokens"] == 6
+
+
 def test_task_without_capable_engine_is_a_clear_400(vlm_server: str) -> None:
     r = post(vlm_server, NATIVE, native_body("qwen-vl-ocr-latest", [image_url()], "formula_recognition"))
     assert r.status_code == 400
@@ -298,8 +314,9 @@ def test_models_endpoint_lists_engines(vlm_server: str) -> None:
     r = httpx.get(vlm_server + "/compatible-mode/v1/models/qwen-vl-ocr-latest",
                   headers={"Authorization": f"Bearer {API_KEY}"})
     engines = r.json()["engines"]
-    assert engines["vlm"] == [t for t in engines["vlm"] if t != "formula_recognition"]
-    assert "formula_recognition" not in sum(engines.values(), [])
+    assert engines == {"vlm": ["text_recognition"],
+                       "vlm3": ["key_information_extraction", "document_parsing", "table_parsing",
+                                "multi_lan", "advanced_recognition"]}
     r = httpx.get(vlm_server + "/compatible-mode/v1/models/qwen-vl-ocr-2025-04-13",
                   headers={"Authorization": f"Bearer {API_KEY}"})
     assert list(r.json()["engines"]) == ["loop"] and len(r.json()["engines"]["loop"]) == 7

@@ -1,4 +1,4 @@
-"""A tiny, randomly initialised Qwen2-VL / Qwen2.5-VL checkpoint written to a directory.
+"""A tiny, randomly initialised Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint written to a directory.
 
 Everything a real checkpoint directory has, made here (no hub access): a byte-level
 BPE tokenizer with the Qwen special tokens and chat template, preprocessor_config.json,
@@ -82,8 +82,22 @@ def build(out: Path, arch: str = "qwen2_vl", mode: str = "normal", seed: int = 0
         vision = dict(depth=1, hidden_size=32, out_hidden_size=32, intermediate_size=64, num_heads=2,
                       patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
                       fullatt_block_indexes=[0])
+    elif arch == "qwen3_vl":
+        from transformers import Qwen3VLConfig as Config
+        from transformers import Qwen3VLForConditionalGeneration as Model
+
+        text.update(head_dim=16, rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                  "mrope_section": [2, 3, 3],
+                                                  "mrope_interleaved": True})
+        vision = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16,
+                      spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=32,
+                      num_position_embeddings=64, deepstack_visual_indexes=[0])
     else:
         raise ValueError(arch)
+    if arch == "qwen3_vl":
+        pre = json.loads((out / "preprocessor_config.json").read_text())
+        pre.update(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5], patch_size=16)
+        (out / "preprocessor_config.json").write_text(json.dumps(pre))
     torch.manual_seed(seed)
     model = Model(Config(text_config=text, vision_config=vision, **special))
     lm = model.lm_head.weight

@@ -258,9 +258,10 @@ class TransformersBackend(_Backend):
                 dtype = torch.float32
         else:
             dtype = getattr(torch, cfg.dtype)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(info.path))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(info.path), local_files_only=True)
         self.template = load_chat_template(info.path, self.tokenizer)
-        model = AutoModelForImageTextToText.from_pretrained(str(info.path), dtype=dtype)
+        model = AutoModelForImageTextToText.from_pretrained(str(info.path), dtype=dtype,
+                                                            local_files_only=True)
         self.model = model.to(self.device).eval()
         self.dtype = dtype
         self.image_token_id = info.image_token_id or self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
@@ -400,7 +401,7 @@ class VllmBackend(_Backend):
         from vllm import LLM
 
         self.info = info
-        self.tokenizer = AutoTokenizer.from_pretrained(str(info.path))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(info.path), local_files_only=True)
         self.template = load_chat_template(info.path, self.tokenizer)
         kwargs: dict[str, Any] = {
             "model": str(info.path),
@@ -445,7 +446,8 @@ class VllmBackend(_Backend):
             "prompt": text,
             "multi_modal_data": {"image": [Image.fromarray(im) for im in gen.images]},
             # the images already have the size the model must see: keep it
-            "mm_processor_kwargs": {"min_pixels": self.info.factor ** 2, "max_pixels": pixels},
+            "mm_processor_kwargs": {"size": {"shortest_edge": self.info.factor ** 2,
+                                             "longest_edge": pixels}},
         }
         with self.lock:
             self.counter += 1
