@@ -192,6 +192,14 @@ def _overlap(a, b) -> float:
     return max(0.0, w) * max(0.0, h)
 
 
+def _overlap_grown(ln: _Line, b, m: float) -> float:
+    """Overlap of a line with a region grown by ``m`` on every side (small regions such
+    as page numbers are drawn tighter than the detector's line boxes)."""
+    w = min(ln.x1, b.x1 + m) - max(ln.x0, b.x0 - m)
+    h = min(ln.y1, b.y1 + m) - max(ln.y0, b.y0 - m)
+    return max(0.0, w) * max(0.0, h)
+
+
 def _forward(q: np.ndarray, label: int, width: int, height: int) -> np.ndarray:
     """Original-image points → the upright image ``rotate_upright(original, label)``."""
     k = (label // 90) % 4
@@ -244,7 +252,7 @@ def layout_blocks(regions: list[Region], lines: list[_Line], w: int, h: int) -> 
     for ln in lines:
         best, key = None, None
         for b in blocks:
-            if _overlap(ln, b) < 0.5 * ln.area:
+            if _overlap_grown(ln, b, 0.3 * min(ln.h, ln.x1 - ln.x0)) < 0.5 * ln.area:
                 continue
             k = (b.area, -b.score)
             if key is None or k < key:
@@ -552,10 +560,21 @@ class DocumentParser:
         latex = render_formula(bgr[y0:y1, x0:x1]) if x1 > x0 and y1 > y0 else None
         if latex:
             return "\\[\n" + latex.strip() + "\n\\]"
-        text = join_lines([ln.text for ln in b.lines])
-        if not text:
-            return ""
-        return "% ocr-text\n\\[ \\text{" + escape_latex(text, cjk) + "} \\]"
+        # OCR text: prose lines (the layout model's equation boxes often take in the
+        # sentences around a display) as paragraphs, the rest as marked math
+        out: list[str] = []
+        run: list[str] = []
+        kind = ""
+        for ln in b.lines:
+            k = "text" if _is_prose(ln.text) else "math"
+            if run and k != kind:
+                out.append(_ocr_piece(kind, run, cjk))
+                run = []
+            kind = k
+            run.append(ln.text)
+        if run:
+            out.append(_ocr_piece(kind, run, cjk))
+        return "\n\n".join(p for p in out if p)
 
     # -- one page ----------------------------------------------------------------------
     def page_blocks(self, image: PreparedImage) -> tuple[Page, np.ndarray, list[_Block]]:
@@ -624,6 +643,128 @@ class DocumentParser:
         cjk = any(_is_cjk(c) for page in pages for ln in page.lines for c in ln.text)
         bodies = ["\n\n".join(self.render_page(bgr, blocks, cjk)) for _, bgr, blocks in read]
         return OcrResult(pages=pages, text=fence(document(bodies, cjk)), engine=self.engine.name)
+
+
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_MATH_WORDS = frozenset({"sin", "cos", "tan", "log", "exp", "max", "min", "lim", "sup", "inf"})
+
+
+def _is_prose(text: str) -> bool:
+    words = [w for w in _WORD.findall(text) if w.lower() not in _MATH_WORDS]
+    return len(words) >= 3 or sum(1 for c in text if _is_cjk(c)) >= 4
+
+
+_MATH_SYMBOLS = {
+    "∈": r"\in",
+    "∉": r"\notin",
+    "∂": r"\partial",
+    "∑": r"\sum",
+    "∏": r"\prod",
+    "∫": r"\int",
+    "∮": r"\oint",
+    "≤": r"\leq",
+    "≥": r"\geq",
+    "≠": r"\neq",
+    "≈": r"\approx",
+    "≡": r"\equiv",
+    "±": r"\pm",
+    "∓": r"\mp",
+    "×": r"\times",
+    "·": r"\cdot",
+    "÷": r"\div",
+    "∞": r"\infty",
+    "→": r"\to",
+    "←": r"\leftarrow",
+    "⇒": r"\Rightarrow",
+    "⇔": r"\Leftrightarrow",
+    "⊆": r"\subseteq",
+    "⊂": r"\subset",
+    "⊇": r"\supseteq",
+    "⊃": r"\supset",
+    "∪": r"\cup",
+    "∩": r"\cap",
+    "∀": r"\forall",
+    "∃": r"\exists",
+    "∇": r"\nabla",
+    "√": r"\surd",
+    "∅": r"\emptyset",
+    "…": r"\ldots",
+    "α": r"\alpha",
+    "β": r"\beta",
+    "γ": r"\gamma",
+    "δ": r"\delta",
+    "ε": r"\varepsilon",
+    "ζ": r"\zeta",
+    "η": r"\eta",
+    "θ": r"\theta",
+    "ι": r"\iota",
+    "κ": r"\kappa",
+    "λ": r"\lambda",
+    "μ": r"\mu",
+    "ν": r"\nu",
+    "ξ": r"\xi",
+    "π": r"\pi",
+    "ρ": r"\rho",
+    "σ": r"\sigma",
+    "τ": r"\tau",
+    "υ": r"\upsilon",
+    "φ": r"\phi",
+    "χ": r"\chi",
+    "ψ": r"\psi",
+    "ω": r"\omega",
+    "Γ": r"\Gamma",
+    "Δ": r"\Delta",
+    "Θ": r"\Theta",
+    "Λ": r"\Lambda",
+    "Ξ": r"\Xi",
+    "Π": r"\Pi",
+    "Σ": r"\Sigma",
+    "Φ": r"\Phi",
+    "Ψ": r"\Psi",
+    "Ω": r"\Omega",
+    "−": "-",
+    "′": "'",
+    "″": "''",
+    "\\": r"\backslash",
+    "{": r"\{",
+    "}": r"\}",
+    "#": r"\#",
+    "$": r"\$",
+    "%": r"\%",
+    "&": r"\&",
+    "_": r"\_",
+    "~": r"\sim",
+    "^": r"\wedge",
+}
+
+
+def math_from_text(text: str) -> str | None:
+    """OCR text of a formula as math-mode LaTeX (Unicode symbols → commands, specials
+    escaped); None when it holds characters math mode cannot take (CJK)."""
+    if any(_is_cjk(c) for c in text):
+        return None
+    out = []
+    for ch in text:
+        cmd = _MATH_SYMBOLS.get(ch)
+        if cmd is None:
+            out.append(ch)
+        elif cmd[0] == "\\" and cmd[1:].isalpha():
+            out.append(cmd + " ")
+        else:
+            out.append(cmd)
+    return re.sub(" {2,}", " ", "".join(out)).strip()
+
+
+def _ocr_piece(kind: str, texts: list[str], cjk: bool) -> str:
+    text = join_lines(texts)
+    if not text:
+        return ""
+    if kind == "text":
+        return escape_latex(text, cjk)
+    math = math_from_text(text)
+    if math is None:
+        return "% ocr-text\n\\[ \\text{" + escape_latex(text, cjk) + "} \\]"
+    return "% ocr-text\n\\[ " + math + " \\]"
 
 
 def _is_caption_of(cap: _Block, fig: _Block) -> bool:
