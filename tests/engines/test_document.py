@@ -223,7 +223,7 @@ def test_pages_become_one_document(engine: EmbeddedEngine) -> None:
 def test_dev_doc_parsing_ned(engine: EmbeddedEngine) -> None:
     """Mean NED (markup stripped, ``doc_ned``) over the 9 dev OmniDocBench pages.
 
-    Measured 0.27 on a 2-core CPU (plain reading-order text: 0.31); ceiling 0.30.
+    Measured 0.277 on a 2-core CPU (plain reading-order lines: 0.310); ceiling 0.30.
     """
     cases = load_cases("doc_parsing")
     if not cases:
