@@ -33,6 +33,8 @@ OPTIONAL: list[tuple[Task, str]] = [
     (Task.KEY_INFORMATION_EXTRACTION, "kie"),
     (Task.DOCUMENT_PARSING, "document"),
     (Task.MULTI_LAN, "multilang"),
+    (Task.TABLE_PARSING, "table"),
+    (Task.FORMULA_RECOGNITION, "formula"),
 ]
 
 
