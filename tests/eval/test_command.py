@@ -26,7 +26,17 @@ def eval_root() -> Path:
     return EVAL
 
 
-def test_eval_in_process(service, eval_root: Path, tmp_path: Path, capsys) -> None:
+def _without(service, monkeypatch: pytest.MonkeyPatch, task_name: str) -> None:
+    """Make the shared engine lack one task, as when its model package is not installed."""
+    engine = service.registry.engines["embedded"]
+    monkeypatch.setattr(engine, "_handlers", {t: h for t, h in engine._handlers.items()
+                                              if t.value != task_name})
+    monkeypatch.setattr(engine, "_notes", {})
+
+
+def test_eval_in_process(service, eval_root: Path, tmp_path: Path, capsys,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(service, monkeypatch, "table_parsing")
     out = tmp_path / "report.json"
     args = parse(str(eval_root), "--task", "text_recognition,text_localization", "--task", "table",
                  "--limit", "3", "--out", str(out))
@@ -57,7 +67,9 @@ def test_eval_in_process(service, eval_root: Path, tmp_path: Path, capsys) -> No
     assert table["cases"] == [] and table["errors"] == 0
 
 
-def test_eval_over_http(server, eval_root: Path, tmp_path: Path) -> None:
+def test_eval_over_http(server, service, eval_root: Path, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(service, monkeypatch, "key_information_extraction")
     out = tmp_path / "http.json"
     args = parse(str(eval_root), "--task", "text_recognition,kie", "--server", server,
                  "--api-key", API_KEY, "--limit", "2", "--out", str(out))
