@@ -246,6 +246,16 @@ def test_two_tables_in_one_image(engine: EmbeddedEngine) -> None:
 
 
 @needs_model
+def test_rotated_table_read_upright(engine: EmbeddedEngine) -> None:
+    turned = np.ascontiguousarray(np.rot90(table_image(border=True), k=-1))  # 90° clockwise
+    req = _request(turned)
+    req = OcrRequest(**{**req.__dict__, "images": (prepared(turned, enable_rotate=True),)})
+    res = engine.run(req)
+    assert res.pages[0].rotation == 90
+    assert html_tables(res.text) == [expected(GRID)]
+
+
+@needs_model
 def test_several_images_in_order(engine: EmbeddedEngine) -> None:
     res = engine.run(_request(table_image(STOCK, cw=200), table_image(border=True)))
     assert html_tables(res.text) == [expected(STOCK), expected(GRID)]

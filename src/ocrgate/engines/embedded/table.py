@@ -591,6 +591,8 @@ def setup(engine: EmbeddedEngine) -> Handler:
         structure = StructureModel(path, threads)
     except Exception as exc:  # noqa: BLE001 - a broken file disables the task, not the engine
         raise TaskUnavailable(f"table structure model {path} could not be loaded: {exc}") from exc
+    if engine.settings.warm_up:
+        structure(np.full((64, 64, 3), 255, np.uint8))
     try:
         layout = shared_detector(engine)
     except Exception as exc:  # noqa: BLE001 - without regions every image is one table
