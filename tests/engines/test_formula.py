@@ -226,6 +226,22 @@ def test_text_image_reads_as_latex_text(handler):
 
 
 @needs_model
+def test_page_of_text_answers_its_ocr_text(monkeypatch):
+    """A page is not one formula: the answer is the page's OCR text, without $$."""
+    from ocrgate.engines.embedded import EmbeddedEngine
+
+    from .helpers import render_lines
+
+    lines = [f"Line {i}: the quick brown fox jumps over the lazy dog." for i in range(12)]
+    rgb = render_lines(lines, (900, 700), font_size=24)
+    engine = EmbeddedEngine(EmbeddedSettings(warm_up=False))
+    assert Task.FORMULA_RECOGNITION in engine.capabilities.tasks
+    res = engine.run(_request([prepared(rgb)]))
+    assert "$$" not in res.text
+    assert "quick brown fox" in res.text and len(res.pages[0].lines) >= 10
+
+
+@needs_model
 @needs_latex
 def test_very_wide_formula_is_read_in_pieces(recognizer, tmp_path):
     expr = "+".join(f"a_{{{i}}}x^{{{i}}}" for i in range(1, 25))

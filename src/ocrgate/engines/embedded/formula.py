@@ -11,9 +11,13 @@ Answer per image (one formula per image, spec §6.2):
 * a formula → ``$$<latex>$$`` (the same wrapper the VLM path normalises to);
 * several images → their answers joined by a blank line;
 * a blank image (no ink) → nothing (an all-blank request answers ``""``);
-* an image of ordinary text is read as a formula too: the model answers with the
-  words in ``\\mathrm{…}`` / ``\\text{…}`` runs (that is what a formula recogniser
-  asked about text does; use ``text_recognition`` for text);
+* a line or two of ordinary (serif) text is read as a formula too: the model answers
+  with the words in ``\\mathrm{…}`` runs (sans-serif text mostly comes back as symbols);
+* an image that is not one formula but a page of text answers with its OCR text (the
+  ``text_recognition`` reading, no ``$$``; squeezing a page into one formula gives
+  nested nonsense): its ink, at the working scale, is more than ``PAGE_SURE`` times
+  the network's 192-pixel input height, or decoding ran to the token cap, or it is
+  more than ``PAGE_TALL`` times as tall and OCR finds prose (:func:`_is_prose`);
 * formulas much wider than the network's 672-pixel input at the working scale are cut
   at blank columns into pieces read one by one and joined
   (:meth:`.formula_model.FormulaRecognizer.read`); without such gaps the image is
@@ -41,6 +45,23 @@ if TYPE_CHECKING:
     from .pipeline import EmbeddedEngine
 
 
+PAGE_TALL = 1.5
+"""Ink taller than this many network input heights (at the working scale) may be a page
+rather than one formula: the tallest dev formula (a 4-line aligned block) is 1.3; a
+page of 12 text lines 1.8, OmniDocBench pages 3.4-5.9. Such an image is also OCRed."""
+PAGE_SURE = 2.5
+"""Above this (or when decoding ran to the token cap) the OCR text is the answer."""
+TEXT_LINES = 6
+"""Between PAGE_TALL and PAGE_SURE the OCR text wins when it has at least this many
+lines and its characters are mostly letters (prose, not a matrix of symbols)."""
+
+
+def _is_prose(page: Page) -> bool:
+    text = "".join(page.text.split())
+    letters = sum(ch.isalpha() for ch in text)
+    return len(page.lines) >= TEXT_LINES and letters >= 0.6 * max(1, len(text))
+
+
 def model_dir(engine: EmbeddedEngine) -> Path:
     configured = getattr(engine.settings, "formula_model_dir", None)
     return Path(configured) if configured else default_model_dir()
@@ -63,6 +84,14 @@ class FormulaReader:
         for image in request.images:
             with self.engine._lock:
                 rec = self.recognizer.read(image.array)
+            read_text = getattr(self.engine, "read_image", None)
+            if read_text is not None and (rec.tall > PAGE_TALL or rec.stopped == "length"):
+                page = read_text(image)  # takes the lock itself
+                if rec.tall > PAGE_SURE or rec.stopped == "length" or _is_prose(page):
+                    pages.append(page)
+                    if page.lines:
+                        answers.append(page.text)
+                    continue
             page = Page(image_index=image.index, width=image.width, height=image.height)
             if rec.latex:
                 page.lines.append(_line(rec))

@@ -68,6 +68,9 @@ class Recognition:
     """(x0, y0, x1, y1) of the ink in the input image; None for a blank image."""
     stopped: str
     """'eos', 'length', 'repetition' or 'blank'."""
+    tall: float = 0.0
+    """Ink height at the working scale over the network's input height: well above 1
+    for a page of text rather than one formula (the image is shrunk that much)."""
 
 
 # ------------------------------------------------------------------ preprocessing
@@ -355,6 +358,7 @@ class FormulaRecognizer:
             return Recognition("", 0.0, 0, None, "blank")
         padded, box = first
         scales = self.candidate_scales(padded)
+        tall = (box[3] - box[1]) * scales[len(scales) // 2] / self.max_wh[1]
         pieces = self.split_wide(padded, scales[len(scales) // 2])
         if len(pieces) > 1:
             parts = [self._read_padded(p, scales) for p in pieces]
@@ -365,13 +369,13 @@ class FormulaRecognizer:
             score = float(np.exp(np.mean(lps))) if lps else 0.0
             stops = {r.stopped or "length" for r in parts}
             stop = "eos" if stops == {"eos"} else sorted(stops - {"eos"})[0]
-            return Recognition(latex.strip(), score, len(ids), box, stop)
+            return Recognition(latex.strip(), score, len(ids), box, stop, tall)
         best = self._read_padded(padded, scales)
         if best is None:
-            return Recognition("", 0.0, 0, box, "blank")
+            return Recognition("", 0.0, 0, box, "blank", tall)
         latex = self.detokenize(best.ids)
         score = float(np.exp(best.mean_logp)) if best.ids else 0.0
-        return Recognition(latex, score, len(best.ids), box, best.stopped or "length")
+        return Recognition(latex, score, len(best.ids), box, best.stopped or "length", tall)
 
     def split_wide(self, padded: np.ndarray, scale: float) -> list[np.ndarray]:
         """Pieces of a formula too wide for the network at ``scale``, cut at blank columns.
