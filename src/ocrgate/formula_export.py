@@ -9,7 +9,7 @@ ONNX files. The network definition comes from ``pix2tex==0.1.4`` (MIT).
 
 Export needs torch, torchvision and pix2tex, which the service does not: run
 
-    .venv/bin/python -m ocrgate.formula_export            # or: ocrgate-formula-export
+    .venv/bin/python -m ocrgate.formula_export
 
 It does nothing when the files are already there. Otherwise it makes a throw-away
 virtual environment (torch 2.14.1 + torchvision 0.29.1 + pix2tex 0.1.4 + onnx +
