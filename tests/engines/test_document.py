@@ -173,8 +173,11 @@ def test_html_to_tabular_spans() -> None:
     assert all(r.count("&") - r.count("\\&") == 3 - r.count("multicolumn") for r in rows)
 
 
-def test_formula_hook_is_empty_today() -> None:
-    assert render_formula(np.full((20, 60, 3), 255, np.uint8)) is None
+def test_formula_regions_fall_back_without_a_recognizer() -> None:
+    class NoFormulaModel:  # an engine whose formula files were not exported
+        pass
+
+    assert render_formula(NoFormulaModel(), np.full((20, 60, 3), 255, np.uint8)) is None
 
 
 # ------------------------------------------------------------------ real models

@@ -78,13 +78,19 @@ CONTAINER_INSIDE = 0.8
 """Region B counts as inside region A when this share of B's area lies in A."""
 
 
-def render_formula(crop: np.ndarray) -> str | None:
-    """LaTeX for a formula region (BGR crop), or None when no recogniser is installed.
+def render_formula(engine: EmbeddedEngine, crop: np.ndarray) -> str | None:
+    """LaTeX for a formula region (BGR crop) from the engine's formula recogniser.
 
-    Hook for a future offline formula recogniser; the caller falls back to the region's
-    OCR text in a math environment marked ``% ocr-text``.
+    None when formula_recognition is not set up on this engine (its ONNX files are not
+    exported) or nothing was read; the caller then falls back to the region's OCR text in
+    a math environment marked ``% ocr-text``.
     """
-    return None
+    recognizer = getattr(engine, "formula_recognizer", None)
+    if recognizer is None or crop.size == 0:
+        return None
+    with engine._lock:  # the recogniser's ONNX sessions share the engine's one-at-a-time rule
+        latex = recognizer.recognize(np.ascontiguousarray(crop[..., ::-1]))
+    return latex.strip() or None
 
 
 # ----------------------------------------------------------------------------- escaping
@@ -557,7 +563,7 @@ class DocumentParser:
         h, w = bgr.shape[:2]
         x0, y0 = max(0, int(b.x0)), max(0, int(b.y0))
         x1, y1 = min(w, int(np.ceil(b.x1))), min(h, int(np.ceil(b.y1)))
-        latex = render_formula(bgr[y0:y1, x0:x1]) if x1 > x0 and y1 > y0 else None
+        latex = render_formula(self.engine, bgr[y0:y1, x0:x1]) if x1 > x0 and y1 > y0 else None
         if latex:
             return "\\[\n" + latex.strip() + "\n\\]"
         # OCR text: prose lines (the layout model's equation boxes often take in the
