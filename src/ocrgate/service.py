@@ -53,9 +53,11 @@ def _embedded(cfg: EngineConfig) -> Engine:
         "inter_op_threads": cfg.inter_op_threads,
         "text_score": cfg.text_score,
     }
-    for key in ("det_model", "rec_model", "orientation_model"):
+    for key, field in (("det_model", "det_model_path"), ("rec_model", "rec_model_path"),
+                       ("orientation_model", "orientation_model_path"),
+                       ("formula_model_dir", "formula_model_dir")):
         if getattr(cfg, key):
-            overrides[key] = getattr(cfg, key)
+            overrides[field] = getattr(cfg, key)
     return EmbeddedEngine(EmbeddedSettings(**overrides))
 
 

@@ -78,6 +78,8 @@ class EmbeddedSettings:
     det_model_path: str | Path | None = None
     rec_model_path: str | Path | None = None
     orientation_model_path: str | Path | None = None
+    formula_model_dir: str | Path | None = None
+    """Exported formula ONNX files; None: ``$OCRGATE_FORMULA_DIR`` or ~/.cache/ocrgate/formula."""
 
     warm_up: bool = True
     """Run every ONNX session once at construction so the first request is not slow."""
