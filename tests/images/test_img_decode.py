@@ -165,7 +165,9 @@ def test_gif_unsupported():
 def test_pdf_unsupported():
     with pytest.raises(OcrError) as ei:
         decode_image(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n")
-    assert ei.value.message == unsupported("PDF")
+    # names the format and how an operator turns PDF input on
+    assert ei.value.message == unsupported(
+        "PDF (PDF input is off; an operator can enable pdf_rasterize)")
 
 
 def test_svg_unsupported():

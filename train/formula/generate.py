@@ -384,7 +384,9 @@ def read_lists(paths: Iterable[str]) -> list[str]:
 
 
 def generate(out: Path, count: int, seed: int, lists: list[str], exclude_dir: Path | None,
-             batch_size: int = 64) -> int:
+             batch_size: int = 64, clean: bool = False) -> int:
+    """``clean``: store the bare render as a 1-bit PNG (~0.5 KB; augment at training time
+    with ``train.py --augment``), so a large set fits through a small transfer."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
     labels = out / "labels.jsonl"
@@ -402,7 +404,11 @@ def generate(out: Path, count: int, seed: int, lists: list[str], exclude_dir: Pa
                 if img is None or done >= count:
                     continue
                 name = f"{done:08d}.png"
-                augment(img, rng).save(out / "images" / name)
+                if clean:
+                    img.point(lambda v: 255 if v > 160 else 0).convert("1").save(
+                        out / "images" / name, optimize=True)
+                else:
+                    augment(img, rng).save(out / "images" / name)
                 f.write(json.dumps({"image": f"images/{name}", "latex": latex}) + "\n")
                 done += 1
             f.flush()
@@ -419,12 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exclude-eval", type=Path, default=DEFAULT_EVAL,
                     help="eval folder whose formulas (normalised) must not be generated")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--clean", action="store_true",
+                    help="store 1-bit renders without augmentation (augment when training)")
     a = ap.parse_args(argv)
     if not (shutil.which("latex") and shutil.which("dvipng")):
         print("needs latex and dvipng: apt-get install texlive-latex-base "
               "texlive-fonts-recommended dvipng", file=sys.stderr)
         return 2
-    n = generate(a.out, a.count, a.seed, read_lists(a.formulas), a.exclude_eval, a.batch)
+    n = generate(a.out, a.count, a.seed, read_lists(a.formulas), a.exclude_eval, a.batch, a.clean)
     print(f"{n} samples in {a.out}")
     return 0
 

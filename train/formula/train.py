@@ -69,7 +69,7 @@ def runtime_preprocessing():
 
 class Samples:
     def __init__(self, root: Path, vocab: dict[str, int], cfg: Config, target_glyph: float,
-                 augment_scale: bool = True) -> None:
+                 augment_scale: bool = True, augment: bool = False) -> None:
         self.root = root
         self.items = [json.loads(x) for x in (root / "labels.jsonl").read_text().splitlines() if x]
         self.vocab = vocab
@@ -77,6 +77,8 @@ class Samples:
         self.fm = runtime_preprocessing()
         self.target = target_glyph
         self.augment_scale = augment_scale
+        # clean 1-bit renders (generate.py --clean) are made to look scanned here, per draw
+        self.augment = _scan_augment() if augment else None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -86,7 +88,10 @@ class Samples:
 
     def image(self, i: int, rng: random.Random) -> np.ndarray | None:
         with Image.open(self.root / self.items[i]["image"]) as im:
-            gray = np.asarray(im.convert("L"))
+            pil = im.convert("L")
+        if self.augment is not None:
+            pil = self.augment(pil, rng).convert("L")
+        gray = np.asarray(pil)
         first = self.fm.ink_crop(gray)
         if first is None:
             return None
@@ -117,6 +122,15 @@ class Samples:
             tok[k, : len(s)] = s
         image = (torch.from_numpy(img).float() / 255.0 - MEAN) / STD
         return image, torch.from_numpy(tok)
+
+
+def _scan_augment():  # type: ignore[no-untyped-def]
+    """generate.augment, imported from the script beside this one."""
+    spec = importlib.util.spec_from_file_location("fml_generate", Path(__file__).with_name("generate.py"))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.augment
 
 
 def build_vocab(root: Path, min_count: int = 2) -> dict[str, int]:
@@ -197,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-every", type=int, default=5000)
     ap.add_argument("--save-every", type=int, default=1000)
     ap.add_argument("--target-glyph", type=float, default=13.0)
+    ap.add_argument("--augment", action="store_true",
+                    help="augment clean renders (generate.py --clean) toward scans on the fly")
+    ap.add_argument("--max-minutes", type=float, default=0.0,
+                    help="stop (after saving last.pt) when this much time has passed; 0: no limit")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
@@ -213,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         vocab = build_vocab(a.data)
         vocab_path.write_text(json.dumps(vocab, ensure_ascii=False))
     cfg = Config(vocab_size=len(vocab))
-    data = Samples(a.data, vocab, cfg, a.target_glyph)
+    data = Samples(a.data, vocab, cfg, a.target_glyph, augment=a.augment)
     val = list(range(min(a.val, len(data) // 10)))
     inv = {i: t for t, i in vocab.items()}
 
@@ -253,8 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     amp = device.type == "cuda"
     batches = buckets(data, a.batch, rng, set(val))
     net.train()
-    t0 = time.time()
+    t0 = started = time.time()
     while step < a.steps:
+        if a.max_minutes and time.time() - started > a.max_minutes * 60:
+            ned = validate(net, data, val, device, inv) if val else 1.0
+            print(f"time limit at step {step}: val NED {ned:.3f}", flush=True)
+            if ned < best:
+                best = ned
+                save(a.out / "best.pt")
+            save(last)
+            break
         b = data.batch(next(batches), rng)
         if b is None:
             continue
