@@ -158,6 +158,19 @@ def buckets(data: Samples, batch: int, rng: random.Random, val: set[int]):
             yield from groups
 
 
+class WorkerBatches(torch.utils.data.IterableDataset):
+    """Endless batches built in DataLoader worker processes, each with its own random stream."""
+
+    def __init__(self, data: Samples, batch: int, val: set[int], seed: int) -> None:
+        self.data, self.size, self.val, self.seed = data, batch, val, seed
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(self.seed * 1000 + (info.id if info else 0))
+        for idx in buckets(self.data, self.size, rng, self.val):
+            yield self.data.batch(idx, rng)
+
+
 # ---------------------------------------------------------------------- validation
 
 
@@ -211,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-every", type=int, default=5000)
     ap.add_argument("--save-every", type=int, default=1000)
     ap.add_argument("--target-glyph", type=float, default=13.0)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="data-loading processes (0: in the training loop)")
     ap.add_argument("--augment", action="store_true",
                     help="augment clean renders (generate.py --clean) toward scans on the fly")
     ap.add_argument("--max-minutes", type=float, default=0.0,
@@ -269,7 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         Path(str(path) + ".tmp").replace(path)
 
     amp = device.type == "cuda"
-    batches = buckets(data, a.batch, rng, set(val))
+    if a.workers > 0:
+        loader = torch.utils.data.DataLoader(
+            WorkerBatches(data, a.batch, set(val), a.seed + step), batch_size=None,
+            num_workers=a.workers, prefetch_factor=4, persistent_workers=True)
+        stream = iter(loader)
+    else:
+        batches = buckets(data, a.batch, rng, set(val))
+        stream = (data.batch(next(batches), rng) for _ in iter(int, 1))
     net.train()
     t0 = started = time.time()
     while step < a.steps:
@@ -281,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 save(a.out / "best.pt")
             save(last)
             break
-        b = data.batch(next(batches), rng)
+        b = next(stream)
         if b is None:
             continue
         image, tok = (t.to(device, non_blocking=True) for t in b)
