@@ -246,10 +246,7 @@ class OcrService:
         except OcrError:
             raise
         except Exception as exc:  # an engine bug must not look like a client error
-            log.exception("engine %s failed", engine.name)
-            raise OcrError(500, "InternalError.Algo",
-                           "An internal error has occured during execution, please try again later "
-                           "or contact service support.") from exc
+            raise _engine_failure(engine, exc) from exc
         finally:
             self._slots.release()
         return complete(request, result)
@@ -285,12 +282,16 @@ class OcrService:
         except OcrError:
             raise
         except Exception as exc:  # an engine bug must not look like a client error
-            log.exception("engine %s failed", engine.name)
-            raise OcrError(500, "InternalError.Algo",
-                           "An internal error has occured during execution, please try again later "
-                           "or contact service support.") from exc
+            raise _engine_failure(engine, exc) from exc
         finally:
             self._slots.release()
+
+
+def _engine_failure(engine: Engine, exc: Exception) -> OcrError:
+    log.error("engine %s failed", engine.name, exc_info=exc)
+    return OcrError(500, "InternalError.Algo",
+                    "An internal error has occured during execution, please try again later "
+                    "or contact service support.")
 
 
 def _num(params: dict[str, Any], key: str, kind: type) -> Any:

@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .onnx import cpu_session
+
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 _STRIDES = (8, 16, 32, 64)
@@ -121,25 +123,13 @@ class LayoutDetector:
         conf_thresh: float = 0.5,
         iou_thresh: float = 0.5,
     ) -> None:
-        import onnxruntime as ort
-
-        path = Path(model_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"layout model file not found: {path}")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 4
-        opts.intra_op_num_threads = intra_op_threads
-        opts.inter_op_num_threads = inter_op_threads
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(model_path, "layout", intra_op_threads, inter_op_threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.labels = [s for s in meta["character"].splitlines() if s.strip()]
         self.input_name = self.session.get_inputs()[0].name
         self.conf_thresh = conf_thresh
         self.iou_thresh = iou_thresh
-        self.path = path
+        self.path = Path(model_path)
 
     def _preprocess(self, bgr: np.ndarray) -> np.ndarray:
         h, w = self.input_hw

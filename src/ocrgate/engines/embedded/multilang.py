@@ -273,20 +273,12 @@ class MultiLangReader:
     # -- per image
     def read_image(self, image: PreparedImage) -> Page:
         eng = self.engine
-        rgb = np.asarray(image.array)
-        if rgb.ndim == 2:
-            rgb = np.stack([rgb] * 3, axis=-1)
-        elif rgb.shape[2] == 4:
-            rgb = rgb[..., :3]
-        if rgb.dtype != np.uint8:
-            rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-        h, w = rgb.shape[:2]
-        page = Page(image_index=image.index, width=w, height=h)
-        if h == 0 or w == 0 or int(rgb.max()) - int(rgb.min()) < 8:
-            return page
-        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        from .pipeline import _crop, empty_page
 
-        from .pipeline import _crop
+        page, bgr = empty_page(image)
+        if bgr is None:
+            return page
+        h, w = bgr.shape[:2]
 
         label = 0
         if eng.is_line_crop(w, h):

