@@ -63,7 +63,7 @@ import numpy as np
 from ...geometry import clip_quad, order_quad, rotated_rect
 from ...request import OcrRequest, PreparedImage
 from ...result import Line, OcrResult, Page
-from .orientation import map_points_back, rotate_upright
+from .orientation import map_points_back
 from .reading_order import TextBox, order_boxes
 from .tasks import Handler, TaskUnavailable
 
@@ -273,7 +273,7 @@ class MultiLangReader:
     # -- per image
     def read_image(self, image: PreparedImage) -> Page:
         eng = self.engine
-        from .pipeline import _crop, empty_page
+        from .pipeline import empty_page
 
         page, bgr = empty_page(image)
         if bgr is None:
@@ -287,13 +287,7 @@ class MultiLangReader:
             with eng._lock:
                 recs = eng._recognise(crops)
         else:
-            with eng._lock:
-                if image.enable_rotate:
-                    label, _ = eng._orient.predict(bgr)
-                    bgr = rotate_upright(bgr, label)
-                quads, _ = eng._detect(bgr)
-                crops = [_crop(bgr, q) for q in quads]
-                recs = eng._recognise(crops) if crops else []
+            label, quads, crops, recs = eng.detect_and_read(bgr, image.enable_rotate)
         page.rotation = int(label)
 
         reads = [_Read(c, t.strip(), float(s)) for c, (t, s) in zip(crops, recs, strict=True)]

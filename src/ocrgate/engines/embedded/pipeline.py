@@ -180,14 +180,7 @@ class EmbeddedEngine:
                 page.lines.append(Line(text.strip(), quad, rotated_rect(quad), float(score)))
             return page
 
-        with self._lock:
-            label = 0
-            if image.enable_rotate:
-                label, _ = self._orient.predict(bgr)
-                bgr = rotate_upright(bgr, label)
-            quads, _ = self._detect(bgr)
-            crops = [_crop(bgr, q) for q in quads]
-            recs = self._recognise(crops) if crops else []
+        label, quads, _crops, recs = self.detect_and_read(bgr, image.enable_rotate)
         page.rotation = int(label)
 
         boxes = [
@@ -202,6 +195,24 @@ class EmbeddedEngine:
             quad = clip_quad(order_quad(pts), w, h)
             page.lines.append(Line(b.text, quad, rotated_rect(quad), b.score))
         return page
+
+    def detect_and_read(
+        self, bgr: np.ndarray, enable_rotate: bool
+    ) -> tuple[int, list[np.ndarray], list[np.ndarray], list[tuple[str, float]]]:
+        """Orientation (if asked), detection and recognition of a page, under the engine lock.
+
+        Returns (clockwise rotation undone, quads in the upright image, their crops,
+        (text, score) per crop).
+        """
+        with self._lock:
+            label = 0
+            if enable_rotate:
+                label, _ = self._orient.predict(bgr)
+                bgr = rotate_upright(bgr, label)
+            quads, _ = self._detect(bgr)
+            crops = [_crop(bgr, q) for q in quads]
+            recs = self._recognise(crops) if crops else []
+        return int(label), quads, crops, recs
 
     # ------------------------------------------------------------------ models
     def _recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
