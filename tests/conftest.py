@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import socket
@@ -108,9 +109,9 @@ def service(tmp_path_factory: pytest.TempPathFactory):
     return OcrService(settings)
 
 
-@pytest.fixture(scope="session")
-def server(service) -> Iterator[str]:
-    """A live ocrgate (uvicorn) on a free loopback port; yields its origin."""
+@contextlib.contextmanager
+def serve(service) -> Iterator[str]:  # noqa: ANN001
+    """Run ``service`` behind uvicorn on a free loopback port; yields its origin."""
     import uvicorn
 
     from ocrgate.api.app import create_app
@@ -125,7 +126,16 @@ def server(service) -> Iterator[str]:
     while not srv.started:
         if time.time() > deadline:
             raise RuntimeError("ocrgate did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(service) -> Iterator[str]:
+    """A live ocrgate (uvicorn) on a free loopback port; yields its origin."""
+    with serve(service) as origin:
+        yield origin

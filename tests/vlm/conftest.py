@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, data_url, free_port, png_bytes, render_lines
+from tests.conftest import API_KEY, data_url, png_bytes, render_lines
 
 NATIVE = "/api/v1/services/aigc/multimodal-generation/generation"
 COMPAT = "/compatible-mode/v1/chat/completions"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-
-
-@contextlib.contextmanager
-def serve(service) -> Iterator[str]:  # noqa: ANN001
-    """Run ``service`` behind uvicorn on a free loopback port; yields its origin."""
-    import uvicorn
-
-    from ocrgate.api.app import create_app
-
-    port = free_port()
-    config = uvicorn.Config(create_app(service=service), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started:
-        if time.time() > deadline:
-            raise RuntimeError("ocrgate did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 def image_url(lines: list[str] | None = None, size: int = 24) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from ocrgate.images.resize import smart_resize
 from ocrgate.models import resolve_model
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, serve
 from tests.vlm.conftest import (
     COMPAT,
     NATIVE,
@@ -22,7 +22,6 @@ from tests.vlm.conftest import (
     image_url,
     native_body,
     post,
-    serve,
     sse_events,
 )
 

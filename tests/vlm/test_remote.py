@@ -18,8 +18,8 @@ from ocrgate.errors import OcrError
 from ocrgate.images import ImageItem
 from ocrgate.service import OcrService
 from ocrgate.tasks.catalog import ADVANCED_PROMPT, KIE_SCHEMA_PROMPT
-from tests.conftest import API_KEY
-from tests.vlm.conftest import COMPAT, NATIVE, compat_chunks, image_url, native_body, post, serve
+from tests.conftest import API_KEY, serve
+from tests.vlm.conftest import COMPAT, NATIVE, compat_chunks, image_url, native_body, post
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PLAIN = "hello remote world, streamed in pieces"
