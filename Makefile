@@ -7,7 +7,9 @@ serve: setup
 
 test: setup
 	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
 
 lint: setup
 	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy

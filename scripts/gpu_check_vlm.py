@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from tests.vlm.tiny import build
+from tests.engines.vlm.tiny import build
 
 from ocrgate.config import LocalVlmConfig
 from ocrgate.engines.vlm.local import LocalVlmEngine
 from ocrgate.images import image_tokens, smart_resize
-from ocrgate.models import resolve_model
+from ocrgate.model_specs import resolve_model
 from ocrgate.request import OcrRequest, PreparedImage
 from ocrgate.tasks.catalog import DEFAULT_PROMPT
 

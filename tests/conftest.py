@@ -109,6 +109,27 @@ def service(tmp_path_factory: pytest.TempPathFactory):
     return OcrService(settings)
 
 
+LEAN_DISABLED = ("table_parsing", "document_parsing", "formula_recognition",
+                 "key_information_extraction")
+"""Tasks switched off (``disabled_tasks``) in :func:`lean_service`."""
+
+
+@pytest.fixture(scope="session")
+def lean_service(tmp_path_factory: pytest.TempPathFactory):
+    """An OcrService whose embedded engine has the tasks of LEAN_DISABLED switched off by
+    configuration, for the paths where a task is unavailable (and a cheap engine load)."""
+    from ocrgate.config import Settings
+    from ocrgate.engines.embedded import EmbeddedSettings
+    from ocrgate.service import OcrService
+
+    settings = Settings(
+        api_keys=[API_KEY],
+        data_dir=str(tmp_path_factory.mktemp("lean-data")),
+        engine=EmbeddedSettings(disabled_tasks=list(LEAN_DISABLED), warm_up=False),
+    )
+    return OcrService(settings)
+
+
 @contextlib.contextmanager
 def serve(service) -> Iterator[str]:  # noqa: ANN001
     """Run ``service`` behind uvicorn on a free loopback port; yields its origin."""
@@ -138,4 +159,11 @@ def serve(service) -> Iterator[str]:  # noqa: ANN001
 def server(service) -> Iterator[str]:
     """A live ocrgate (uvicorn) on a free loopback port; yields its origin."""
     with serve(service) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="session")
+def lean_server(lean_service) -> Iterator[str]:
+    """:func:`lean_service` behind uvicorn on loopback."""
+    with serve(lean_service) as origin:
         yield origin

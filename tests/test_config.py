@@ -8,7 +8,7 @@ import pytest
 
 from ocrgate.config import load_settings
 from ocrgate.engines.embedded import EmbeddedEngine
-from ocrgate.service import build_engine
+from ocrgate.engines.factory import build_registry
 
 
 def test_toml_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,12 +33,25 @@ def test_engine_model_paths_reach_the_engine(tmp_path: Path, monkeypatch: pytest
     missing = tmp_path / "det.onnx"
     monkeypatch.setenv("OCRGATE_ENGINE_DET_MODEL", str(missing))
     with pytest.raises((FileNotFoundError, RuntimeError), match="det.onnx"):
-        build_engine(load_settings(data_dir=str(tmp_path)))
+        build_registry(load_settings(data_dir=str(tmp_path)))
 
 
 def test_formula_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCRGATE_ENGINE_FORMULA_MODEL_DIR", str(tmp_path / "empty"))
-    engine = build_engine(load_settings(data_dir=str(tmp_path)))
+    monkeypatch.setenv("OCRGATE_ENGINE_DISABLED_TASKS", "table_parsing,document_parsing")
+    engine = build_registry(load_settings(data_dir=str(tmp_path))).engines["embedded"]
     assert isinstance(engine, EmbeddedEngine)
+    assert engine.settings.disabled_tasks == ["table_parsing", "document_parsing"]
     assert "formula_recognition" in (engine.capabilities.notes or {})
-    assert "formula_export" in engine.capabilities.notes["formula_recognition"]
+    assert "ocrgate formula-export" in engine.capabilities.notes["formula_recognition"]
+
+
+def test_default_engine_and_its_legacy_spelling(tmp_path: Path) -> None:
+    cfg = tmp_path / "ocrgate.toml"
+    cfg.write_text('[engine]\nname = "gpu"\ntext_score = 0.6\n[engines.gpu]\nkind = "remote"\n'
+                   'base_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n')
+    s = load_settings(cfg)
+    assert (s.default_engine, s.engine.text_score) == ("gpu", 0.6)
+    cfg.write_text('default_engine = "embedded"\n[engine]\ndisabled_tasks = ["multi_lan"]\n')
+    s = load_settings(cfg)
+    assert (s.default_engine, s.engine.disabled_tasks) == ("embedded", ["multi_lan"])

@@ -87,7 +87,7 @@ def cmd_draw_bbox(args: argparse.Namespace) -> int:
 
 
 def cmd_formula_export(args: argparse.Namespace) -> int:
-    from .formula_export import main as export_main
+    from .build.formula_export import main as export_main
 
     return export_main(args.rest)
 

@@ -6,9 +6,10 @@ Example ``ocrgate.toml``::
     port = 8000
     api_keys = ["sk-team-a", "sha256:3f1d…"]   # plain keys or sha256 hex digests
     public_base_url = "https://ocr.example.com"
+    default_engine = "embedded" # or another configured engine, e.g. "vlm"
     [engine]                    # the built-in embedded engine ("embedded")
     intra_op_threads = 2
-    # name = "vlm"              # make another configured engine the default
+    disabled_tasks = ["formula_recognition"]
 
     [engines.vlm]               # a local Qwen-VL-class model (transformers or vLLM)
     kind = "local_vlm"
@@ -28,8 +29,8 @@ Example ``ocrgate.toml``::
     key_information_extraction = "gpu"
 
 Route look-up for a request: the model's own table (the task, then ``default``),
-then ``"*"`` (the task, then ``default``), then the default engine (``engine.name``,
-"embedded" unless set). An alias and its snapshot share routes. A task routed to an
+then ``"*"`` (the task, then ``default``), then the default engine (``default_engine``,
+"embedded" unless set; ``[engine] name`` is accepted for it too). An alias and its snapshot share routes. A task routed to an
 engine that cannot do it is a 400 naming the engines that can.
 """
 
@@ -41,18 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-
-@dataclass
-class EngineConfig:
-    name: str = "embedded"
-    intra_op_threads: int = 2
-    inter_op_threads: int = 1
-    text_score: float = 0.5
-    orientation_model: str | None = None
-    det_model: str | None = None
-    rec_model: str | None = None
-    formula_model_dir: str | None = None
-    """Exported formula ONNX files (default ``$OCRGATE_FORMULA_DIR`` or ~/.cache/ocrgate/formula)."""
+from .engines.embedded.settings import EmbeddedSettings
 
 
 @dataclass
@@ -122,7 +112,7 @@ class RemoteConfig:
 
 
 ENGINE_KINDS: dict[str, type] = {
-    "embedded": EngineConfig,
+    "embedded": EmbeddedSettings,
     "local_vlm": LocalVlmConfig,
     "remote": RemoteConfig,
 }
@@ -139,8 +129,6 @@ def _engine_def(name: str, table: Any) -> Any:
         raise ValueError(f"engines.{name}.kind must be one of {', '.join(ENGINE_KINDS)} (got {kind!r})")
     cfg = ENGINE_KINDS[kind]()
     _apply(cfg, table, prefix=f"engines.{name}.")
-    if isinstance(cfg, EngineConfig):
-        cfg.name = "embedded"
     if isinstance(cfg, LocalVlmConfig) and not cfg.model_path:
         raise ValueError(f"engines.{name}.model_path is required")
     if isinstance(cfg, RemoteConfig) and not (cfg.base_url and cfg.model):
@@ -205,10 +193,12 @@ class Settings:
     request_timeout_s: float = 300.0
     secret: str | None = None
     """HMAC secret for upload policies; random per process when unset."""
-    engine: EngineConfig = field(default_factory=EngineConfig)
-    """The embedded engine's options; ``engine.name`` picks the default engine."""
+    default_engine: str = "embedded"
+    """The engine that answers what no route names."""
+    engine: EmbeddedSettings = field(default_factory=EmbeddedSettings)
+    """The embedded engine's options (the ``[engine]`` table)."""
     engines: dict[str, Any] = field(default_factory=dict)
-    """Further engines by name: ``EngineConfig``, ``LocalVlmConfig`` or ``RemoteConfig``."""
+    """Further engines by name: ``EmbeddedSettings``, ``LocalVlmConfig`` or ``RemoteConfig``."""
     routes: dict[str, dict[str, str]] = field(default_factory=dict)
     """Model name (alias, snapshot or ``*``) -> task (or ``default``/``free_prompt``) -> engine."""
 
@@ -235,10 +225,16 @@ def _coerce(value: str, current: Any) -> Any:
 def _apply(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
     names = {f.name for f in fields(obj)}
     for key, value in data.items():
+        if isinstance(obj, Settings) and key == "engine" and isinstance(value, dict) \
+                and "name" in value:
+            value = dict(value)  # the legacy spelling of default_engine
+            obj.default_engine = str(value.pop("name"))
         if key not in names:
             raise ValueError(f"unknown configuration key '{prefix}{key}'")
         current = getattr(obj, key)
-        if isinstance(current, EngineConfig):
+        if isinstance(current, EmbeddedSettings):
+            if not isinstance(value, dict):
+                raise ValueError(f"{prefix}{key} must be a table")
             _apply(current, value, prefix=f"{key}.")
         elif isinstance(obj, Settings) and key == "engines":
             if not isinstance(value, dict):
@@ -260,12 +256,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     settings = Settings()
     path = path or os.environ.get("OCRGATE_CONFIG")
     if path:
-        with Path(path).open("rb") as f:
-            _apply(settings, tomllib.load(f))
+        with Path(path).open("rb") as fp:
+            _apply(settings, tomllib.load(fp))
     for f in fields(settings):
         env = os.environ.get(f"OCRGATE_{f.name.upper()}")
-        if env is not None and not isinstance(getattr(settings, f.name), EngineConfig | dict):
+        if env is not None and not isinstance(getattr(settings, f.name), EmbeddedSettings | dict):
             setattr(settings, f.name, _coerce(env, getattr(settings, f.name)))
+    if os.environ.get("OCRGATE_ENGINE_NAME"):  # legacy spelling of OCRGATE_DEFAULT_ENGINE
+        settings.default_engine = os.environ["OCRGATE_ENGINE_NAME"]
     for f in fields(settings.engine):
         env = os.environ.get(f"OCRGATE_ENGINE_{f.name.upper()}")
         if env is not None:

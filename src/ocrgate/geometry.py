@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ def order_quad(points: Sequence[Sequence[float]] | np.ndarray) -> Quad:
     pts = pts[np.argsort(angles)]  # clockwise in image coordinates (y down)
     start = int(np.argmin(pts[:, 0] + pts[:, 1]))
     pts = np.roll(pts, -start, axis=0)
-    return tuple((float(x), float(y)) for x, y in pts)  # type: ignore[return-value]
+    return cast(Quad, tuple((float(x), float(y)) for x, y in pts))  # pts is 4×2
 
 
 def rotated_rect(quad: Quad) -> RotatedRect:
@@ -39,13 +40,13 @@ def rect_corners(rect: Sequence[float]) -> np.ndarray:
 
 
 def scale_quad(quad: Quad, sx: float, sy: float, dx: float = 0.0, dy: float = 0.0) -> Quad:
-    return tuple((x * sx + dx, y * sy + dy) for x, y in quad)  # type: ignore[return-value]
+    return cast(Quad, tuple((x * sx + dx, y * sy + dy) for x, y in quad))
 
 
 def clip_quad(quad: Quad, width: int, height: int) -> Quad:
-    return tuple(
+    return cast(Quad, tuple(
         (min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in quad
-    )  # type: ignore[return-value]
+    ))
 
 
 def location_ints(quad: Quad) -> list[int]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import threading
-from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
 from .images import ImageItem
-from .render.completion import Completion, Usage
+from .render.completion import Completion
 from .service import OcrService
 
 ImageInput = str | PathLike[str] | bytes | np.ndarray | Any
@@ -22,12 +21,9 @@ _service: OcrService | None = None
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Recognition:
-    text: str
-    ocr_result: dict[str, Any] | None
-    finish_reason: str
-    usage: Usage
+Recognition = Completion
+"""What :func:`recognize` returns (text, ocr_result, finish_reason, usage); the name the
+first releases used for it."""
 
 
 def default_service() -> OcrService:
@@ -64,12 +60,11 @@ def recognize(
     max_pixels: int | None = None,
     service: OcrService | None = None,
     **params: Any,
-) -> Recognition:
+) -> Completion:
     """OCR one or more images in-process and return what the API would answer."""
     svc = service or default_service()
     items = [ImageItem(_source(im), min_pixels=min_pixels, max_pixels=max_pixels,
                        enable_rotate=enable_rotate) for im in images]
     request = svc.prepare(model=model, images=items, task=task, schema=schema, user_text=prompt,
                           params=params, allow_file=True)
-    completion: Completion = svc.run(request)
-    return Recognition(completion.text, completion.ocr_result, completion.finish_reason, completion.usage)
+    return svc.run(request)

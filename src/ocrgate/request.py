@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .models import ModelSpec
+from .errors import invalid_parameter
+from .model_specs import ModelSpec
 from .tasks.catalog import Task
 
 
@@ -62,6 +63,26 @@ class Sampling:
     seed: int | None = None
     stop: tuple[str, ...] = ()
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Sampling:
+        """The request's sampling parameters (already range-checked by :func:`check_params`)."""
+        stop = params.get("stop")
+        stops: tuple[str, ...] = ()
+        if isinstance(stop, str):
+            stops = (stop,)
+        elif isinstance(stop, list):
+            stops = tuple(s for s in stop if isinstance(s, str))
+        top_k = params.get("top_k", 1)
+        return cls(
+            temperature=float(params.get("temperature") or 0.01),
+            top_p=float(params.get("top_p") or 0.001),
+            top_k=None if top_k is None or (isinstance(top_k, int) and top_k > 100) else int(top_k),
+            repetition_penalty=float(params.get("repetition_penalty") or 1.0),
+            presence_penalty=float(params.get("presence_penalty") or 0.0),
+            seed=params.get("seed"),
+            stop=stops,
+        )
+
 
 @dataclass(frozen=True)
 class OcrRequest:
@@ -77,6 +98,8 @@ class OcrRequest:
     """Prompt tokens excluding image tokens (chat template + prompt text)."""
     schema: dict[str, Any] | None = None
     sampling: Sampling = field(default_factory=Sampling)
+    engine: str = ""
+    """The engine the request was routed to (once, when it was prepared)."""
 
     @property
     def image_tokens(self) -> int:
@@ -85,3 +108,42 @@ class OcrRequest:
     @property
     def input_tokens(self) -> int:
         return self.text_tokens + self.image_tokens
+
+
+def _num(params: dict[str, Any], key: str, kind: type) -> Any:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_parameter(f"Parameter '{key}' must be a number.", param=key)
+    if kind is int and not float(value).is_integer():
+        raise invalid_parameter(f"Parameter '{key}' must be an integer.", param=key)
+    return kind(value)
+
+
+def check_params(spec: ModelSpec, params: dict[str, Any]) -> int:
+    """Range checks of the generation parameters (spec §4); returns ``max_tokens``."""
+    max_tokens = _num(params, "max_tokens", int)
+    if max_tokens is None:
+        max_tokens = spec.max_output
+    if not 1 <= max_tokens <= spec.max_output:
+        raise invalid_parameter(f"Range of max_tokens should be [1, {spec.max_output}]", param="max_tokens")
+    temperature = _num(params, "temperature", float)
+    if temperature is not None and not 0 <= temperature < 2:
+        raise invalid_parameter("Temperature should be in [0.0, 2.0)", param="temperature")
+    top_p = _num(params, "top_p", float)
+    if top_p is not None and not 0 < top_p <= 1:
+        raise invalid_parameter("Range of top_p should be (0.0, 1.0]", param="top_p")
+    presence = _num(params, "presence_penalty", float)
+    if presence is not None and not -2 <= presence <= 2:
+        raise invalid_parameter("Range of presence_penalty should be [-2.0, 2.0]", param="presence_penalty")
+    rep = _num(params, "repetition_penalty", float)
+    if rep is not None and rep <= 0:
+        raise invalid_parameter("repetition_penalty should be greater than 0", param="repetition_penalty")
+    n = _num(params, "n", int)
+    if n is not None and n != 1:
+        raise invalid_parameter("Only n=1 is supported.", param="n")
+    seed = _num(params, "seed", int)
+    if seed is not None and not 0 <= seed <= 2**63 - 1:
+        raise invalid_parameter("Range of seed should be [0, 9223372036854775807]", param="seed")
+    return int(max_tokens)

@@ -76,7 +76,6 @@ class OcrResult:
     pages: list[Page] = field(default_factory=list)
     text: str | None = None
     kv: dict[str, Any] | None = None
-    markup: str | None = None
     finish_reason: str = "stop"
     output_tokens: int | None = None
     """Real generated-token count when the engine knows it (VLMs); else counted by the renderer."""

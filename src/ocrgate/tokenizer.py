@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dashscope.tokenizers.qwen_tokenizer import QwenTokenizer
 
 _PREFIX = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
 _SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
@@ -17,7 +21,7 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer() -> QwenTokenizer:
     import dashscope
     from dashscope.tokenizers.qwen_tokenizer import QwenTokenizer
 

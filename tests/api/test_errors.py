@@ -92,18 +92,12 @@ def test_unknown_task(server: str) -> None:
     assert_native(r, 400, "InvalidParameter", "summarize", "text_recognition")
 
 
-def test_task_the_engine_cannot_do(server: str, service, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A task whose module is unavailable (e.g. a missing model package) is a clear 400."""
-    from ocrgate.tasks.catalog import Task
-
-    engine = service.registry.engines["embedded"]
-    handlers = {t: h for t, h in engine._handlers.items() if t is not Task.TABLE_PARSING}
-    monkeypatch.setattr(engine, "_handlers", handlers)
-    monkeypatch.setattr(engine, "_notes", {"table_parsing": "Install the table model package."})
+def test_task_the_engine_cannot_do(lean_server: str) -> None:
+    """A task the engine lacks (a missing model package, or switched off) is a clear 400."""
     url = data_url(png_bytes(render_lines(["hello"])))
-    r = native(server, url, parameters={"ocr_options": {"task": "table_parsing"}})
+    r = native(lean_server, url, parameters={"ocr_options": {"task": "table_parsing"}})
     assert_native(r, 400, "InvalidParameter", "table_parsing", "not supported",
-                  "Install the table model package.")
+                  "disabled in this server's configuration")
 
 
 def test_builtin_task_on_model_without_tasks(server: str) -> None:

@@ -79,15 +79,9 @@ def test_prompt_matching_advanced(client: OpenAI, image_url: str) -> None:
     assert all(len(entry["rotate_rect"]) == 5 for entry in lines)
 
 
-def test_unavailable_task_is_clear(client: OpenAI, image_url: str, service,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unavailable_task_is_clear(lean_server: str, image_url: str) -> None:
     """Prompt matching reaches the task; an engine without it answers a clear 400."""
-    from ocrgate.tasks.catalog import Task
-
-    engine = service.registry.engines["embedded"]
-    monkeypatch.setattr(engine, "_handlers", {t: h for t, h in engine._handlers.items()
-                                              if t is not Task.FORMULA_RECOGNITION})
-    monkeypatch.setattr(engine, "_notes", {})
+    client = OpenAI(base_url=f"{lean_server}/compatible-mode/v1", api_key=API_KEY, max_retries=0)
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="qwen-vl-ocr-latest", messages=_messages(image_url, FORMULA_PROMPT))
     assert "formula_recognition" in str(info.value) and "not supported" in str(info.value)

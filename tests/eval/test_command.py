@@ -26,22 +26,13 @@ def eval_root() -> Path:
     return EVAL
 
 
-def _without(service, monkeypatch: pytest.MonkeyPatch, task_name: str) -> None:
-    """Make the shared engine lack one task, as when its model package is not installed."""
-    engine = service.registry.engines["embedded"]
-    monkeypatch.setattr(engine, "_handlers", {t: h for t, h in engine._handlers.items()
-                                              if t.value != task_name})
-    monkeypatch.setattr(engine, "_notes", {})
-
-
-def test_eval_in_process(service, eval_root: Path, tmp_path: Path, capsys,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
-    _without(service, monkeypatch, "table_parsing")
+def test_eval_in_process(lean_service, eval_root: Path, tmp_path: Path, capsys) -> None:
+    """The lean engine has table_parsing switched off: reported as unsupported."""
     out = tmp_path / "report.json"
     args = parse(str(eval_root), "--task", "text_recognition,text_localization", "--task", "table",
                  "--limit", "3", "--out", str(out))
     assert args.func is cmd_eval
-    assert cmd_eval(args, service=service) == 0
+    assert cmd_eval(args, service=lean_service) == 0
     printed = capsys.readouterr().out
     assert "ocrgate eval" in printed and "unsupported" in printed
 
@@ -67,11 +58,10 @@ def test_eval_in_process(service, eval_root: Path, tmp_path: Path, capsys,
     assert table["cases"] == [] and table["errors"] == 0
 
 
-def test_eval_over_http(server, service, eval_root: Path, tmp_path: Path,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
-    _without(service, monkeypatch, "key_information_extraction")
+def test_eval_over_http(lean_server, eval_root: Path, tmp_path: Path) -> None:
+    """The lean engine has key_information_extraction switched off."""
     out = tmp_path / "http.json"
-    args = parse(str(eval_root), "--task", "text_recognition,kie", "--server", server,
+    args = parse(str(eval_root), "--task", "text_recognition,kie", "--server", lean_server,
                  "--api-key", API_KEY, "--limit", "2", "--out", str(out))
     assert cmd_eval(args) == 0
     doc = json.loads(out.read_text())

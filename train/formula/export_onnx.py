@@ -5,7 +5,7 @@
 
 Writes ``encoder.onnx`` (fp32) and ``encoder.int8.onnx``, ``decoder.int8.onnx``
 (dynamic int8 quantisation of the linear layers), ``tokenizer.json`` (the vocabulary,
-in the layout ``formula_model`` reads: alphabetic commands carry a trailing ``Ġ`` so
+in the layout ``nets/formula`` reads: alphabetic commands carry a trailing ``Ġ`` so
 that ``\\alpha x`` keeps its space; pix2tex's cleanup removes the needless ones) and
 ``manifest.json``. The encoder has no ``pos_idx`` input (positions are computed in
 the graph); the runtime feeds only the inputs a model declares. Parity of the ONNX

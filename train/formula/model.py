@@ -1,5 +1,5 @@
 """ocrgate's own small formula recogniser (torch), built to export to the runtime's ONNX
-contract (see ``ocrgate.formula_export`` / ``formula_model``):
+contract (see ``ocrgate.build.formula_export`` / ``ocrgate.engines.embedded.nets.formula``):
 
 * encoder: image (1, 1, H, W) → cross-attention keys/values of every decoder layer;
 * decoder step: token, position, cross k/v, past self-attention k/v → logits, present k/v.

@@ -3,7 +3,7 @@
     python train/formula/train.py --data data/fml --out runs/fml [--steps 300000]
     # interrupted? run the same command again: it resumes from runs/fml/last.pt
 
-Inputs go through the runtime's own preprocessing (``formula_model.ink_crop`` and
+Inputs go through the runtime's own preprocessing (``preprocess.ink_crop`` and
 ``network_input``, with the glyph-size rescaling to ``target_glyph`` and a random
 factor 0.8-1.25), so what the network sees in training is what it sees when served.
 
@@ -27,7 +27,6 @@ import math
 import random
 import sys
 import time
-import types
 from collections import Counter
 from pathlib import Path
 
@@ -47,17 +46,13 @@ MEAN, STD = 0.7931, 0.1738
 
 
 def runtime_preprocessing():
-    """``ocrgate.engines.embedded.formula_model`` without importing the whole engine."""
-    for name in ("ocrgate.engines", "ocrgate.engines.embedded"):
-        if name not in sys.modules:
-            mod = types.ModuleType(name)
-            mod.__path__ = [str(ROOT / "src" / name.replace(".", "/"))]
-            sys.modules[name] = mod
-    name = "ocrgate.engines.embedded.formula_model"
+    """The runtime's formula preprocessing (``nets/formula/preprocess.py``, numpy + Pillow
+    only), loaded from its file so that the engine is not imported."""
+    name = "ocrgate_formula_preprocess"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, ROOT / "src" / "ocrgate" / "engines" / "embedded" / "formula_model.py")
+    path = ROOT / "src" / "ocrgate" / "engines" / "embedded" / "nets" / "formula" / "preprocess.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)

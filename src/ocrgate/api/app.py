@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -30,7 +31,8 @@ def create_app(settings: Settings | None = None, service: OcrService | None = No
     app.state.log = log
 
     @app.middleware("http")
-    async def body_cap(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def body_cap(request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             err = OcrError(413, "BadRequest.TooLarge", "Payload Too Large.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import OcrError
-from ..models import ModelSpec
+from ..model_specs import ModelSpec
 from ..tasks.catalog import Task
 from .base import Engine
 
@@ -69,6 +69,3 @@ class EngineRegistry:
             if task in self.engines[name].capabilities.tasks:
                 out.setdefault(name, []).append(task.value)
         return out
-
-    def free_prompt_engine(self, spec: ModelSpec) -> str:
-        return self.engine_name(spec, None)

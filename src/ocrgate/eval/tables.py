@@ -1,9 +1,16 @@
-"""TEDS / TEDS-structure for HTML tables (normalisation: see ``ocrgate.eval.metrics``).
+"""Table metrics (table): TEDS and TEDS-structure (Zhong et al. 2020, PubTabNet).
 
-Tree: ``table`` → ``tr`` → ``td``, built by a lenient stdlib ``HTMLParser`` (malformed
-HTML never raises). Cost model as in PubTabNet's ``TEDS`` (Zhong et al. 2020): insert
-and delete 1; rename 1 when tag, colspan or rowspan differ, else, for two cells, the
-normalised Levenshtein distance of their texts (0 for structure-only).
+The first ``<table>…</table>`` of the prediction (inside a ```html fence if any) and of
+the reference are parsed leniently (stdlib ``HTMLParser``, malformed HTML never raises;
+unclosed cells/rows are closed implicitly) into trees ``table`` → ``tr`` → ``td``.
+``<th>`` becomes ``<td>``; ``<thead>/<tbody>/<tfoot>`` wrappers are dropped on both
+sides; other tags inside a cell are dropped (text kept). Cell text: NFKC, ``$``
+inline-math markers removed and a few LaTeX symbols mapped (``\\pm``→±, ``\\times``→×,
+``\\%``→% …), all whitespace removed. Tree edit distance (``apted``), cost model as in
+PubTabNet's ``TEDS``: insert/delete 1; rename 1 when tag, colspan or rowspan differ, else
+for two cells the normalised Levenshtein distance of their texts (0 for
+TEDS-structure). TEDS = 1 − dist / max(#nodes). No table in the prediction: 0 (1 if the
+reference has none either).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from html.parser import HTMLParser
 from apted import APTED, Config
 from rapidfuzz.distance import Levenshtein
 
-_WS = re.compile(r"\s+")
+from .metrics.text import WHITESPACE
+
 _LATEX_SYMBOLS = {
     "\\pm": "±", "\\mp": "∓", "\\times": "×", "\\div": "÷", "\\cdot": "·", "\\leq": "≤",
     "\\le": "≤", "\\geq": "≥", "\\ge": "≥", "\\neq": "≠", "\\approx": "≈", "\\sim": "~",
@@ -36,7 +44,7 @@ def normalize_cell(text: str) -> str:
     s = s.replace("\\$", "\x00").replace("$", "").replace("\x00", "$")
     s = _LATEX_SYMBOL_RE.sub(lambda m: _LATEX_SYMBOLS[m.group(0)], s)
     s = re.sub(r"\^\{?\\circ\}?", "°", s)
-    return _WS.sub("", s)
+    return WHITESPACE.sub("", s)
 
 
 @dataclass

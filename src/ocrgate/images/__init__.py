@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import OcrError, invalid_parameter
-from ..models import ModelSpec
+from ..model_specs import ModelSpec
 from ..request import PreparedImage
 from .decode import (
     DEFAULT_MAX_FRAME_PIXELS,

@@ -193,7 +193,7 @@ def _scale_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
         return np.zeros(arr.shape, np.uint8)
     lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
     if mode == "F" and lo >= 0.0 and hi <= 1.0:
-        scaled = a * 255.0
+        scaled: np.ndarray = a * 255.0
     elif lo >= 0 and hi <= 65535 and mode == "I":
         scaled = a * 255.0 / 65535.0 if hi > 255 else a
     else:

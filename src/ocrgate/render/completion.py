@@ -17,6 +17,7 @@ from ..geometry import clip_quad, location_ints, order_quad, rect_corners, rotat
 from ..request import OcrRequest
 from ..result import Line, OcrResult
 from ..tasks.catalog import Task
+from ..tasks.format import fence
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,6 @@ def words_info(request: OcrRequest, result: OcrResult) -> list[dict[str, Any]]:
     return out
 
 
-def fenced(kind: str, body: str) -> str:
-    return f"```{kind}\n{body}\n```"
-
-
 def task_text(request: OcrRequest, result: OcrResult) -> tuple[str, dict[str, Any] | None]:
     """The text the model would answer for the task, and the native ``ocr_result``."""
     task = request.task
@@ -90,14 +87,12 @@ def task_text(request: OcrRequest, result: OcrResult) -> tuple[str, dict[str, An
         if result.text is not None:
             return result.text, {"words_info": info}
         brief = [{"rotate_rect": w["rotate_rect"], "text": w["text"]} for w in info]
-        return fenced("json", json.dumps(brief, ensure_ascii=False, indent=2)), {"words_info": info}
+        return fence("json", json.dumps(brief, ensure_ascii=False, indent=2)), {"words_info": info}
     if task is Task.KEY_INFORMATION_EXTRACTION and result.kv is not None:
-        text = result.text or fenced("json", json.dumps(result.kv, ensure_ascii=False, indent=4))
+        text = result.text or fence("json", json.dumps(result.kv, ensure_ascii=False, indent=4))
         return text, {"kv_result": result.kv}
     if result.text is not None:
         return result.text, None
-    if result.markup is not None:
-        return result.markup, None
     return result.plain_text(), None
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from ...errors import OcrError, internal_error, model_not_found
-from ...models import SNAPSHOTS, all_model_ids, resolve_model
+from ...model_specs import SNAPSHOTS, all_model_ids, resolve_model
 from ...render import compatible
 from ...service import OcrService, StreamEvent
 from ..errors import compat_body, compat_response, from_validation
@@ -59,7 +60,7 @@ async def chat_completions(request: Request) -> Response:
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def lines() -> Iterator[str]:
-        common = {"completion_id": completion_id, "created": created, "model": model}
+        common = _ChunkIds(completion_id=completion_id, created=created, model=model)
         yield compatible.sse(compatible.chunk(**common, delta={"role": "assistant", "content": ""}))
         try:
             for event in _chain(first, events):
@@ -78,12 +79,20 @@ async def chat_completions(request: Request) -> Response:
             yield compatible.sse({"error": compat_body(internal_error(), request_id)["error"]})
         yield compatible.sse("[DONE]")
 
-    async def body_iter():  # type: ignore[no-untyped-def]
+    async def body_iter() -> AsyncIterator[str]:
         async for line in iterate_in_threadpool(lines()):
             yield line
 
     return StreamingResponse(body_iter(), media_type="text/event-stream",
                              headers={"X-Request-Id": request_id, "Cache-Control": "no-cache"})
+
+
+class _ChunkIds(TypedDict):
+    """What every chunk of one streamed completion repeats."""
+
+    completion_id: str
+    created: int
+    model: str
 
 
 def _chain(first: StreamEvent, rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:

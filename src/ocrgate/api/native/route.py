@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -73,7 +73,7 @@ async def generation(request: Request) -> Response:
         request.app.state.log.exception("native request %s failed", request_id)
         return native_response(internal_error(), request_id)
 
-    async def body_iter():  # type: ignore[no-untyped-def]
+    async def body_iter() -> AsyncIterator[str]:
         async for chunk in iterate_in_threadpool(_sse(first, events, incremental, request_id, ocr_request)):
             yield chunk
 
@@ -105,8 +105,8 @@ def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, req
         yield native.sse_event(event_id + 1, {"code": err.code, "message": err.message,
                                               "request_id": request_id}, event="error", status=err.status)
     except Exception:  # noqa: BLE001
-        err = internal_error()
-        yield native.sse_event(event_id + 1, {"code": err.code, "message": err.message,
+        error = internal_error()
+        yield native.sse_event(event_id + 1, {"code": error.code, "message": error.message,
                                               "request_id": request_id}, event="error", status=500)
 
 

