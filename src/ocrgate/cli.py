@@ -39,10 +39,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.host = "127.0.0.1"
         log.warning("no API key configured: any key is accepted and the server listens on "
                     "127.0.0.1 only (set api_keys or OCRGATE_API_KEYS to serve other hosts)")
-    app = create_app(settings)
+    from .service import OcrService
+
+    service = OcrService(settings, serving=True)
+    app = create_app(service=service)
     log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1)",
              settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    finally:
+        service.close()
     return 0
 
 

@@ -187,9 +187,22 @@ class Settings:
     pdf_dpi: int = 200
     """Rasterisation DPI, lowered per page so a page stays within the request's max_pixels."""
     max_concurrency: int = 1
-    """Engine calls run at once; one suits a 2-core machine (the engine uses both cores)."""
+    """Requests an in-process engine runs at once (worker pools and remote engines have
+    their own capacity)."""
     max_queue: int = 64
-    """Requests waiting for the engine beyond which new ones get 429."""
+    """Requests waiting for an engine (all engines together) beyond which new ones get 429."""
+    workers: int | None = None
+    """Embedded-engine worker processes; unset: one per core for ``ocrgate serve``, none
+    (in-process) for the CLI and the library; 0: always in-process."""
+    worker_threads: int = 0
+    """Inference threads per worker (0: every core: a lone request gets the whole machine)."""
+    batch_workers: int = 1
+    """Extra workers at the lowest CPU priority that run only batch lines (0: batch lines
+    share the workers, after interactive requests)."""
+    max_worker_rss_mb: int = 1200
+    """A worker whose memory grew past this is replaced after its request."""
+    max_jobs_per_worker: int = 0
+    """Replace a worker after this many requests (0: never)."""
     request_timeout_s: float = 300.0
     secret: str | None = None
     """HMAC secret for upload policies; random per process when unset."""
@@ -210,7 +223,12 @@ class Settings:
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 
 
-def _coerce(value: str, current: Any) -> Any:
+_OPTIONAL_INT = {"workers"}
+
+
+def _coerce(value: str, current: Any, name: str = "") -> Any:
+    if name in _OPTIONAL_INT:
+        return int(value) if value.strip() else None
     if isinstance(current, bool):
         return value.strip().lower() in _BOOL_TRUE
     if isinstance(current, int):
@@ -261,7 +279,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     for f in fields(settings):
         env = os.environ.get(f"OCRGATE_{f.name.upper()}")
         if env is not None and not isinstance(getattr(settings, f.name), EmbeddedSettings | dict):
-            setattr(settings, f.name, _coerce(env, getattr(settings, f.name)))
+            setattr(settings, f.name, _coerce(env, getattr(settings, f.name), f.name))
     if os.environ.get("OCRGATE_ENGINE_NAME"):  # legacy spelling of OCRGATE_DEFAULT_ENGINE
         settings.default_engine = os.environ["OCRGATE_ENGINE_NAME"]
     for f in fields(settings.engine):

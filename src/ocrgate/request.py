@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -12,16 +13,52 @@ from .model_specs import ModelSpec
 from .tasks.catalog import Task
 
 
+class PixelSource(Protocol):
+    """Where a prepared image's pixels come from: decoded on demand (or already in memory)."""
+
+    def decode(self, max_pixels: int | None = None) -> np.ndarray:
+        """BGR ``uint8`` H×W×3; ``max_pixels``: the caller shrinks to about that many pixels
+        anyway, so the source may return a reduced image (never smaller than that)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayPixels:
+    """Pixels already in memory (a rendered image, a working copy)."""
+
+    bgr: np.ndarray
+
+    def decode(self, max_pixels: int | None = None) -> np.ndarray:
+        return self.bgr
+
+
+class _Decoded:
+    """The decoded pixels of one image, kept while its request lives; never pickled (a worker
+    process decodes its own copy from the encoded bytes)."""
+
+    __slots__ = ("bgr", "lock")
+
+    def __init__(self) -> None:
+        self.bgr: np.ndarray | None = None
+        self.lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (_Decoded, ())
+
+
 @dataclass(frozen=True, eq=False)
 class PreparedImage:
-    """A decoded, validated image (one frame/page of one source).
+    """A validated, sized image (one frame/page of one source) whose pixels are decoded
+    only when an engine asks for them (:meth:`bgr`), inside admission.
 
-    ``array`` holds the original pixels (RGB uint8, H×W×3, EXIF orientation applied,
-    alpha composited on white). ``resized_size`` is the spec §5.3 smart-resize target
-    (what a vision-language model sees); it is also what ``tokens`` counts (§5.4).
+    Coordinates in results refer to ``width`` × ``height``: the original pixels with EXIF
+    orientation applied. ``resized_size`` is the spec §5.3 smart-resize target (what a
+    vision-language model sees); it is also what ``tokens`` counts (§5.4).
     """
 
-    array: np.ndarray
+    pixels: PixelSource
+    size: tuple[int, int]
+    """(width, height) of the original image (after EXIF orientation)."""
     resized_size: tuple[int, int]
     """(width, height) after smart-resize."""
     tokens: int
@@ -32,23 +69,67 @@ class PreparedImage:
     """Frame or page number inside a multi-page source, from 0."""
     source: str = ""
     """Short description for logs: 'url', 'data', 'oss', 'file'."""
+    _decoded: _Decoded = field(default_factory=_Decoded, repr=False)
+
+    @classmethod
+    def from_bgr(cls, bgr: np.ndarray, **kwargs: Any) -> PreparedImage:
+        """An image from pixels in memory (tests, handlers' working copies)."""
+        h, w = bgr.shape[:2]
+        kwargs.setdefault("resized_size", (w, h))
+        kwargs.setdefault("tokens", 0)
+        return cls(ArrayPixels(np.ascontiguousarray(bgr)), (w, h), **kwargs)
+
+    @classmethod
+    def from_array(cls, rgb: np.ndarray, **kwargs: Any) -> PreparedImage:
+        """An image from RGB (or gray, or RGBA) pixels in memory."""
+        arr = np.asarray(rgb)
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, axis=-1)
+        elif arr.shape[2] == 4:
+            arr = arr[..., :3]
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        return cls.from_bgr(arr[..., ::-1], **kwargs)
 
     @property
     def width(self) -> int:
-        return int(self.array.shape[1])
+        return int(self.size[0])
 
     @property
     def height(self) -> int:
-        return int(self.array.shape[0])
+        return int(self.size[1])
+
+    def bgr(self) -> np.ndarray:
+        """The full-resolution pixels as contiguous BGR ``uint8``, decoded once and kept for
+        this request."""
+        cache = self._decoded
+        with cache.lock:
+            if cache.bgr is None:
+                cache.bgr = self.pixels.decode()
+            return cache.bgr
+
+    @property
+    def array(self) -> np.ndarray:
+        """The pixels as RGB ``uint8`` H×W×3 (a copy; engines that can work in BGR use :meth:`bgr`)."""
+        return np.ascontiguousarray(self.bgr()[..., ::-1])
+
+    def release(self) -> None:
+        """Forget the decoded pixels (they are decoded again if asked for)."""
+        with self._decoded.lock:
+            self._decoded.bgr = None
 
     def resized(self) -> np.ndarray:
-        """The smart-resized RGB array (bicubic), as a VLM receives it."""
+        """The smart-resized RGB array (bicubic), as a VLM receives it. A large JPEG is
+        decoded at a reduced scale when that still leaves at least the target's pixels."""
         from PIL import Image
 
         w, h = self.resized_size
-        if (w, h) == (self.width, self.height):
-            return self.array
-        return np.asarray(Image.fromarray(self.array).resize((w, h), Image.Resampling.BICUBIC))
+        cached = self._decoded.bgr
+        bgr = cached if cached is not None else self.pixels.decode(max_pixels=w * h)
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        if (w, h) == (rgb.shape[1], rgb.shape[0]):
+            return rgb
+        return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC))
 
 
 @dataclass(frozen=True)
@@ -100,6 +181,8 @@ class OcrRequest:
     sampling: Sampling = field(default_factory=Sampling)
     engine: str = ""
     """The engine the request was routed to (once, when it was prepared)."""
+    batch: bool = False
+    """A batch line: admitted after interactive requests, run on batch workers if any."""
 
     @property
     def image_tokens(self) -> int:

@@ -6,12 +6,13 @@ The API edges, the CLI and :func:`ocrgate.recognize` all go through :class:`OcrS
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from . import tokenizer
+from .admission import BATCH, INTERACTIVE, Admission
 from .config import Settings
 from .engines.base import Engine
 from .engines.base import stream as engine_stream
@@ -25,6 +26,7 @@ from .request import OcrRequest, Sampling, check_params
 from .result import OcrResult
 from .tasks.catalog import DEFAULT_PROMPT, Task, parse_task, task_prompt
 from .tasks.schema import validate_schema
+from .timing import stage
 from .uploads import UploadStore
 
 log = logging.getLogger("ocrgate")
@@ -41,14 +43,22 @@ class StreamEvent:
 
 class OcrService:
     def __init__(self, settings: Settings | None = None, engine: Engine | None = None,
-                 engines: dict[str, Engine] | None = None) -> None:
+                 engines: dict[str, Engine] | None = None, serving: bool = False) -> None:
         """``engine``: serve with that one engine only; ``engines``: prebuilt engines by name,
-        completed from the configuration (routes and default from ``settings``)."""
+        completed from the configuration (routes and default from ``settings``);
+        ``serving``: a long-running server (unset ``workers`` then means one engine worker
+        process per core; in a library or CLI call the engine runs in-process)."""
         self.settings = settings or Settings()
         if engine is not None:
             self.registry = EngineRegistry({engine.name: engine}, default=engine.name)
         else:
-            self.registry = build_registry(self.settings, engines)
+            self.registry = build_registry(self.settings, engines, serving=serving)
+        self.admission = Admission(self.settings.max_queue, self.settings.request_timeout_s)
+        for name, eng in self.registry.engines.items():
+            self.admission.set_capacity(name, engine_capacity(eng, self.settings.max_concurrency))
+            batch = int(getattr(eng, "batch_capacity", 0) or 0)
+            if batch:
+                self.admission.set_capacity(_batch_key(name), batch)
         self.uploads = UploadStore(
             self.settings.data_dir,
             secret=self.settings.secret,
@@ -62,10 +72,7 @@ class OcrService:
             max_bytes=self.settings.max_image_bytes,
             allow_private_urls=self.settings.allow_private_urls,
         )
-        self._slots = threading.Semaphore(max(1, self.settings.max_concurrency))
-        self._waiting = 0
-        self._waiting_lock = threading.Lock()
-        tokenizer.load()
+        tokenizer.load_in_background()
 
     # -- normalisation -------------------------------------------------------
     def prepare(
@@ -80,8 +87,10 @@ class OcrService:
         account: str = "default",
         allow_file: bool = False,
         oss_allowed: bool = True,
+        batch: bool = False,
     ) -> OcrRequest:
-        """Validate everything and load the images: the one place a request is normalised."""
+        """Validate everything and load the images: the one place a request is normalised.
+        ``batch``: a batch line (admitted after interactive requests)."""
         spec = resolve_model(model)
         params = params or {}
         max_tokens = check_params(spec, params)
@@ -134,6 +143,7 @@ class OcrService:
             schema=schema,
             sampling=Sampling.from_params(params),
             engine=engine.name,
+            batch=batch,
         )
 
     # -- execution -----------------------------------------------------------
@@ -143,30 +153,43 @@ class OcrService:
             return self.registry.engines[request.engine]
         return self.registry.route(request.spec, request.task)
 
-    def _acquire(self) -> None:
-        with self._waiting_lock:
-            if self._waiting >= self.settings.max_queue:
-                raise OcrError(429, "Throttling", "Requests throttling triggered.")
-            self._waiting += 1
+    @contextmanager
+    def _admitted(self, engine: Engine, request: OcrRequest) -> Iterator[None]:
+        """An engine slot (interactive before batch lines); the request's decoded pixels are
+        released when it is done."""
+        key, priority = engine.name, INTERACTIVE
+        if request.batch:
+            priority = BATCH
+            if getattr(engine, "batch_capacity", 0):
+                key = _batch_key(engine.name)
+        with stage("queue"):
+            self.admission.acquire(key, priority)
         try:
-            if not self._slots.acquire(timeout=self.settings.request_timeout_s):
-                raise OcrError(408, "RequestTimeOut", "Request timed out, please try again later.")
+            yield
         finally:
-            with self._waiting_lock:
-                self._waiting -= 1
+            self.admission.release(key)
+            for image in request.images:
+                image.release()
+
+    def close(self) -> None:
+        """Stop engine worker processes (a server's shutdown)."""
+        for engine in self.registry.engines.values():
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
 
     def run(self, request: OcrRequest) -> Completion:
         engine = self._engine(request)
-        self._acquire()
-        try:
-            result = engine.run(request)
-        except OcrError:
-            raise
-        except Exception as exc:  # an engine bug must not look like a client error
-            raise _engine_failure(engine, exc) from exc
-        finally:
-            self._slots.release()
-        return complete(request, result)
+        with self._admitted(engine, request):
+            try:
+                with stage("engine"):
+                    result = engine.run(request)
+            except OcrError:
+                raise
+            except Exception as exc:  # an engine bug must not look like a client error
+                raise _engine_failure(engine, exc) from exc
+        with stage("render"):
+            return complete(request, result)
 
     def stream(self, request: OcrRequest) -> Iterator[StreamEvent]:
         """Stream a completion.
@@ -183,7 +206,10 @@ class OcrService:
                 yield StreamEvent(delta, min(tokens, completion.usage.output_tokens))
             yield StreamEvent("", completion.usage.output_tokens, final=completion)
             return
-        self._acquire()
+        with self._admitted(engine, request):
+            yield from self._stream_tokens(engine, request)
+
+    def _stream_tokens(self, engine: Engine, request: OcrRequest) -> Iterator[StreamEvent]:
         try:
             tokens = 0
             for item in engine_stream(engine, request):
@@ -200,8 +226,20 @@ class OcrService:
             raise
         except Exception as exc:  # an engine bug must not look like a client error
             raise _engine_failure(engine, exc) from exc
-        finally:
-            self._slots.release()
+
+
+def engine_capacity(engine: Engine, default: int) -> int:
+    """Requests an engine runs at once: its workers, a remote server's connection limit, or
+    ``max_concurrency``."""
+    for attr in ("workers", "max_concurrency"):
+        value = getattr(engine, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return max(1, default)
+
+
+def _batch_key(engine: str) -> str:
+    return f"{engine}:batch"
 
 
 def _engine_failure(engine: Engine, exc: Exception) -> OcrError:

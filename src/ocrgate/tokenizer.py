@@ -37,12 +37,25 @@ def load() -> None:
         _tokenizer()
 
 
+def load_in_background() -> None:
+    """Start loading the vocabulary in a thread; the first use waits for it (engines load
+    their models meanwhile)."""
+    threading.Thread(target=load, name="ocrgate-tokenizer", daemon=True).start()
+
+
+def _loaded() -> QwenTokenizer:
+    if _tokenizer.cache_info().currsize:
+        return _tokenizer()
+    with _lock:  # waits for a background load in progress
+        return _tokenizer()
+
+
 def encode(text: str) -> list[int]:
-    return list(_tokenizer().encode(text, allowed_special=set()))
+    return list(_loaded().encode(text, allowed_special=set()))
 
 
 def decode(ids: list[int]) -> str:
-    return str(_tokenizer().decode(ids))
+    return str(_loaded().decode(ids))
 
 
 def count(text: str) -> int:
@@ -51,7 +64,7 @@ def count(text: str) -> int:
 
 def prompt_tokens(prompt: str) -> int:
     """Text tokens of the full rendered chat prompt, image pads and vision markers excluded."""
-    return len(_tokenizer().encode(_PREFIX + prompt + _SUFFIX, allowed_special="all"))
+    return len(_loaded().encode(_PREFIX + prompt + _SUFFIX, allowed_special="all"))
 
 
 def truncate(text: str, max_tokens: int) -> tuple[str, int, bool]:

@@ -116,3 +116,50 @@ def test_file_source_kind(tmp_path):
 def test_guarded_backend_is_installed():
     # the connect-time address check and the deadline both depend on it
     assert _install_backend(httpx.HTTPTransport(trust_env=False), _GuardedBackend(False))
+
+
+def test_images_are_judged_from_headers_and_decoded_on_demand():
+    """A 9000×9000 PNG of a few KB is sized from its header; its pixels are decoded only
+    when asked for, and forgotten on release."""
+    big = Image.new("L", (9000, 9000), 255)
+    (a,) = load_images([ImageItem(data_url(big))], F32, FetchSettings(max_bytes=50_000_000))
+    assert (a.width, a.height) == (9000, 9000)
+    assert a.tokens <= 8194  # the model-side resize, from the header alone
+    bgr = a.bgr()
+    assert bgr.shape == (9000, 9000, 3) and bgr.flags.c_contiguous and bgr.min() == 255
+    assert a.bgr() is bgr  # decoded once per request
+    a.release()
+    assert a.bgr() is not bgr
+
+
+def test_frame_bomb_refused_before_decoding():
+    """50 frames × 6 MP (300 MP, a few hundred KB): refused from the headers, naming the limit."""
+    frame = Image.new("L", (3000, 2000), 255)
+    tiff = data_url(frame, "TIFF", save_all=True, append_images=[frame] * 49,
+                    compression="tiff_deflate")
+    with pytest.raises(OcrError) as err:
+        load_images([ImageItem(tiff)], F32, FetchSettings(max_bytes=50_000_000))
+    assert err.value.status == 400 and "100000000 pixels" in err.value.message
+
+
+def test_pixel_budget_is_per_request():
+    """Two 60 MP images pass one by one but not together (all images count)."""
+    url = data_url(Image.new("L", (10000, 6000), 255))
+    fetch = FetchSettings(max_bytes=50_000_000)
+    assert len(load_images([ImageItem(url)], F32, fetch)) == 1
+    with pytest.raises(OcrError) as err:
+        load_images([ImageItem(url), ImageItem(url)], F32, fetch)
+    assert err.value.status == 400 and "all images" in err.value.message
+
+
+def test_truncated_image_fails_when_decoded():
+    """A JPEG cut in half has a valid header: the 400 comes when its pixels are decoded."""
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 300, 3), np.uint8))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG")
+    half = buf.getvalue()[: len(buf.getvalue()) // 2]
+    src = "data:image/jpeg;base64," + base64.b64encode(half).decode()
+    (a,) = load_images([ImageItem(src)], F32, FetchSettings())
+    with pytest.raises(OcrError) as err:
+        a.bgr()
+    assert err.value.status == 400 and "Failed to decode the image" in err.value.message

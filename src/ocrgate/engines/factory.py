@@ -4,6 +4,7 @@ the engines that are configured."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..config import ROUTE_DEFAULT, ROUTE_FREE_PROMPT, LocalVlmConfig, RemoteConfig, Settings
@@ -15,9 +16,19 @@ from .embedded.settings import EmbeddedSettings
 from .registry import WILDCARD, EngineRegistry, RouteKey
 
 
-def make_engine(name: str, cfg: Any) -> Engine:
-    """One engine from its configuration (``[engine]`` or an ``[engines.<name>]`` table)."""
+def make_engine(name: str, cfg: Any, workers: int = 0, settings: Settings | None = None) -> Engine:
+    """One engine from its configuration (``[engine]`` or an ``[engines.<name>]`` table);
+    the embedded engine runs in ``workers`` worker processes when that is above 0."""
     if isinstance(cfg, EmbeddedSettings):
+        if workers > 0:
+            from ..workers.pool import PooledEngine
+
+            s = settings or Settings()
+            return PooledEngine(cfg, workers=workers, threads=worker_threads(s),
+                                batch_workers=s.batch_workers,
+                                max_worker_rss_mb=s.max_worker_rss_mb,
+                                max_jobs_per_worker=s.max_jobs_per_worker,
+                                job_timeout_s=s.request_timeout_s)
         from .embedded.engine import EmbeddedEngine
 
         return EmbeddedEngine(cfg)
@@ -49,7 +60,29 @@ def route_table(settings: Settings) -> dict[RouteKey, str]:
     return routes
 
 
-def build_registry(settings: Settings, prebuilt: dict[str, Engine] | None = None) -> EngineRegistry:
+def cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def engine_workers(settings: Settings, serving: bool) -> int:
+    """Embedded-engine worker processes: as configured, else one per core for a server and
+    none (in-process) for the CLI and the library."""
+    if settings.workers is not None:
+        return max(0, settings.workers)
+    return cores() if serving else 0
+
+
+def worker_threads(settings: Settings) -> int:
+    """Inference threads per worker: as configured, else every core (a lone request gets
+    the whole machine; concurrent ones share it)."""
+    return settings.worker_threads if settings.worker_threads > 0 else cores()
+
+
+def build_registry(settings: Settings, prebuilt: dict[str, Engine] | None = None,
+                   serving: bool = False) -> EngineRegistry:
     """Every configured engine, routed as ``[routes]`` says.
 
     The built-in embedded engine (``[engine]``) is loaded only when the default or a
@@ -69,5 +102,6 @@ def build_registry(settings: Settings, prebuilt: dict[str, Engine] | None = None
             continue
         if isinstance(cfg, EmbeddedSettings) and name not in referenced:
             continue
-        engines[name] = make_engine(name, cfg)
+        workers = engine_workers(settings, serving) if name == "embedded" else 0
+        engines[name] = make_engine(name, cfg, workers, settings)
     return EngineRegistry(engines, default=default, routes=routes)

@@ -1,20 +1,27 @@
-"""Image loading (spec §5): fetch → decode → validate → smart-resize → tokens."""
+"""Image loading (spec §5): fetch → judge from the headers → validate → smart-resize → tokens;
+the pixels are decoded later, on demand."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import OcrError, invalid_parameter
+import numpy as np
+
+from ..errors import OcrError, image_invalid, invalid_parameter
 from ..model_specs import ModelSpec
-from ..request import PreparedImage
+from ..request import PixelSource, PreparedImage
+from ..timing import stage
 from .decode import (
     DEFAULT_MAX_FRAME_PIXELS,
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_TOTAL_PIXELS,
+    ImageInfo,
+    decode_frame,
     decode_image,
+    probe,
 )
-from .pdf import PdfSettings, is_pdf, rasterize_pdf
+from .pdf import PdfSettings, is_pdf, probe_pdf, render_page
 from .resize import smart_resize
 from .sources import FetchSettings, fetch_bytes
 from .tokens import image_tokens
@@ -101,29 +108,33 @@ def load_images(
     max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS,
     pdf: PdfSettings | None = None,
 ) -> list[PreparedImage]:
-    """Fetch, decode, validate and size every item, in order (one entry per frame).
+    """Fetch, judge (from the headers), validate and size every item, in order (one entry
+    per frame or PDF page). Nothing is decoded here: each image decodes its pixels when an
+    engine first asks for them (``PreparedImage.bgr``), inside admission.
 
     Pixel parameters are validated for all items before anything is fetched. The image
-    token sum must stay within ``spec.max_input`` (text tokens are the caller's to add).
-    PDFs are read page by page when ``pdf`` is given, else rejected as unsupported.
+    token sum must stay within ``spec.max_input`` (text tokens are the caller's to add), and
+    the pixels of all frames together within ``max_total_pixels`` (what decoding them
+    would cost). PDFs are read page by page when ``pdf`` is given, else rejected as
+    unsupported.
     """
     bounds = [pixel_bounds(spec, it.min_pixels, it.max_pixels) for it in items]
     out: list[PreparedImage] = []
     total = 0
+    pixels = 0
     f = spec.patch
     for index, (item, (lo, hi)) in enumerate(zip(items, bounds, strict=True)):
-        data, kind = fetch_bytes(item.source, fetch, resolve_oss=resolve_oss,
-                                 allow_file=allow_file)
-        if pdf is not None and is_pdf(data):
-            frames = rasterize_pdf(data, pdf, max_pixels=hi)
-        else:
-            frames = decode_image(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames,
-                                  max_total_pixels=max_total_pixels)
-        del data
+        with stage("fetch"):
+            data, kind = fetch_bytes(item.source, fetch, resolve_oss=resolve_oss,
+                                     allow_file=allow_file)
+        with stage("decode"):  # headers only
+            frames = _frames(data, pdf, hi, max_frame_pixels, max_frames, max_total_pixels)
         multi = len(frames) > 1
-        for page, arr in enumerate(frames):
-            height, width = int(arr.shape[0]), int(arr.shape[1])
+        for page, (source, (width, height)) in enumerate(frames):
             check_size(width, height)
+            pixels += width * height
+            if pixels > max_total_pixels:
+                raise too_many_pixels(max_total_pixels)
             h_bar, w_bar = smart_resize(height, width, f, lo, hi)
             tokens = image_tokens(h_bar, w_bar, f)
             if tokens > MAX_IMAGE_TOKENS:
@@ -132,7 +143,8 @@ def load_images(
             if total > spec.max_input:
                 raise _input_length_error(spec.max_input)
             out.append(PreparedImage(
-                array=arr,
+                pixels=source,
+                size=(width, height),
                 resized_size=(w_bar, h_bar),
                 tokens=tokens,
                 enable_rotate=bool(item.enable_rotate),
@@ -141,3 +153,47 @@ def load_images(
                 source=kind,
             ))
     return out
+
+
+def too_many_pixels(limit: int) -> OcrError:
+    return image_invalid(
+        f"The images are too large to decode: more than {limit} pixels in this request "
+        "(all images, frames and pages together)."
+    )
+
+
+def _frames(data: bytes, pdf: PdfSettings | None, max_pixels: int, max_frame_pixels: int,
+            max_frames: int, max_total_pixels: int) -> list[tuple[PixelSource, tuple[int, int]]]:
+    """Each frame's pixel source and (width, height), from the headers alone."""
+    if pdf is not None and is_pdf(data):
+        pages = probe_pdf(data, pdf, max_pixels=max_pixels)
+        return [(PdfPage(data, i, scale), (w, h)) for i, (w, h, scale) in enumerate(pages)]
+    info = probe(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames,
+                 max_total_pixels=max_total_pixels)
+    return [(EncodedFrame(data, info, i), size) for i, size in enumerate(info.sizes)]
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedFrame:
+    """One frame of an encoded image, decoded on demand (picklable: bytes + header info)."""
+
+    data: bytes
+    info: ImageInfo
+    frame: int
+
+    def decode(self, max_pixels: int | None = None) -> np.ndarray:
+        with stage("decode"):
+            return decode_frame(self.data, self.info, self.frame, max_pixels)
+
+
+@dataclass(frozen=True, eq=False)
+class PdfPage:
+    """One PDF page, rendered on demand at the scale chosen when the request was prepared."""
+
+    data: bytes
+    index: int
+    scale: float
+
+    def decode(self, max_pixels: int | None = None) -> np.ndarray:
+        with stage("decode"):
+            return render_page(self.data, self.index, self.scale)

@@ -49,10 +49,7 @@ def load_rgb(task: str, case: dict) -> np.ndarray:
 def prepared(rgb: np.ndarray, enable_rotate: bool = False, index: int = 0):
     from ocrgate.request import PreparedImage
 
-    h, w = rgb.shape[:2]
-    return PreparedImage(
-        array=rgb, resized_size=(w, h), tokens=0, enable_rotate=enable_rotate, index=index
-    )
+    return PreparedImage.from_array(rgb, enable_rotate=enable_rotate, index=index)
 
 
 def normalise(text: str) -> str:

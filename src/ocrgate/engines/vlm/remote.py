@@ -107,6 +107,8 @@ class RemoteEngine(GenerativeEngine):
         self.client = httpx.Client(timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s),
                                    headers=self.headers)
         self.slots = threading.BoundedSemaphore(max(1, cfg.max_concurrency))
+        self.max_concurrency = max(1, cfg.max_concurrency)
+        """Upstream calls at once: the admission capacity of this engine."""
         self.coordinates = guess_coordinates(cfg.coordinates, cfg.model)
 
     def factor(self, request: OcrRequest) -> int:

@@ -104,10 +104,17 @@ def _ink(gray: np.ndarray) -> np.ndarray:
     return cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 25, 12)
 
 
-def char_height(bgr: np.ndarray, scale: float = 0.5) -> float | None:
+CHAR_HEIGHT_PIXELS = 16_000_000
+"""char_height measures on a copy of at most this many pixels (half size up to 64 MP)."""
+
+
+def char_height(bgr: np.ndarray, scale: float | None = None) -> float | None:
     """Median height (full-resolution px) of ink connected components: about the height of
-    a character. Measured on a half-size copy; None when there is (almost) no ink."""
+    a character. Measured on a half-size copy (smaller for very large images, so that the
+    copy stays small); None when there is (almost) no ink."""
     h, w = bgr.shape[:2]
+    if scale is None:
+        scale = min(0.5, (CHAR_HEIGHT_PIXELS / max(1, h * w)) ** 0.5)
     small = cv2.resize(
         bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
     )

@@ -37,6 +37,7 @@ import numpy as np
 from ....geometry import clip_quad, order_quad, rotated_rect
 from ....request import PreparedImage
 from ....result import Line, Page
+from ....timing import stage
 from ..nets import files
 from ..settings import EmbeddedSettings
 from .crop import crop_line
@@ -115,7 +116,7 @@ class Reader:
         """(text, score) of each crop, read as one line."""
         if not crops:
             return []
-        with self._lock:
+        with self._lock, stage("recognition"):
             return self.recognizer(list(crops))
 
     def scan(self, bgr: np.ndarray, enable_rotate: bool = False) -> Scan:
@@ -128,11 +129,15 @@ class Reader:
         with self._lock:
             label = 0
             if enable_rotate:
-                label, _ = self.orientation.predict(bgr)
-                bgr = rotate_upright(bgr, label)
-            quads, _ = self.detector(bgr)
-            crops = [crop_line(bgr, q) for q in quads]
-            reads = self.recognizer(crops) if crops else []
+                with stage("orientation"):
+                    label, _ = self.orientation.predict(bgr)
+                    bgr = rotate_upright(bgr, label)
+            with stage("detection"):
+                quads, _ = self.detector(bgr)
+            with stage("crop"):
+                crops = [crop_line(bgr, q) for q in quads]
+            with stage("recognition"):
+                reads = self.recognizer(crops) if crops else []
         return Scan(int(label), quads, crops, reads, line_crop=False)
 
     def order(self, boxes: list[TextBox]) -> list[TextBox]:
@@ -168,5 +173,6 @@ class Reader:
             for q, (t, sc) in zip(scan.quads, scan.reads, strict=True)
             if t.strip() and sc >= self.settings.text_score
         ]
-        page.lines.extend(self.line(b, scan.rotation, w, h) for b in self.order(boxes))
+        with stage("reading order"):
+            page.lines.extend(self.line(b, scan.rotation, w, h) for b in self.order(boxes))
         return page

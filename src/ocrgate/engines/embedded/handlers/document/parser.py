@@ -52,7 +52,6 @@ from .....result import OcrResult, Page
 from .....tasks.format import fence
 from ...core import Reader
 from ...core.orientation import map_points_forward, rotate_upright
-from ...core.page import bgr_pixels
 from ...nets import Lazy
 from ...nets.formula import FormulaRecognizer
 from ...nets.layout import LayoutDetector
@@ -139,7 +138,7 @@ class DocumentParser:
     # -- one page ----------------------------------------------------------------------
     def page_blocks(self, image: PreparedImage) -> tuple[Page, np.ndarray, list[Block]]:
         page = self.reader.read_page(image)
-        bgr = bgr_pixels(image)
+        bgr = image.bgr()
         h, w = bgr.shape[:2]
         label = page.rotation
         up = rotate_upright(bgr, label) if label else bgr

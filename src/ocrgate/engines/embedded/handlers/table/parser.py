@@ -48,7 +48,6 @@ from .....result import Line, OcrResult, Page, Quad, Table, TableCell
 from .....tasks.format import fence
 from ...core import Reader
 from ...core.orientation import map_points_back, map_points_forward, rotate_upright
-from ...core.page import bgr_pixels
 from ...nets import Lazy
 from ...nets.layout import LayoutDetector
 from ...nets.slanet import StructureModel
@@ -106,28 +105,28 @@ class TableParser:
 
     # -- OCR on a working copy big enough for the detector -------------------------------
     def read_lines(self, image: PreparedImage) -> Page:
-        rgb = np.asarray(image.array)
-        h, w = rgb.shape[:2]
+        bgr = image.bgr()
+        h, w = bgr.shape[:2]
         f = 1.0
         if 0 < max(h, w) < OCR_MIN_SIDE:
             f = min(OCR_MAX_UPSCALE, OCR_MIN_SIDE / max(h, w))
-        work = rgb
+        work = bgr
         if f > 1.0:
-            work = cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_CUBIC)
+            work = cv2.resize(bgr, (round(w * f), round(h * f)), interpolation=cv2.INTER_CUBIC)
         wh, ww = work.shape[:2]
         pad = 0
         if self.reader.is_line_crop(ww, wh):  # force detection: tables are never one line
             pad = (self.reader.settings.line_max_height - wh) // 2 + 8
             work = cv2.copyMakeBorder(work, pad, pad, 0, 0, cv2.BORDER_CONSTANT,
                                       value=(255, 255, 255))
-        if work is not rgb:
-            wimg = PreparedImage(array=work, resized_size=(work.shape[1], work.shape[0]),
-                                 tokens=0, enable_rotate=image.enable_rotate, index=image.index,
-                                 page=image.page, source=image.source)
+        if work is not bgr:
+            wimg = PreparedImage.from_bgr(work, enable_rotate=image.enable_rotate,
+                                          index=image.index, page=image.page,
+                                          source=image.source)
         else:
             wimg = image
         page = self.reader.read_page(wimg)
-        if work is rgb:
+        if work is bgr:
             return page
         out = Page(image_index=image.index, width=w, height=h, rotation=page.rotation)
         for ln in page.lines:
@@ -197,7 +196,7 @@ class TableParser:
         page = self.read_lines(image)
         if not page.lines:
             return page, []
-        bgr = bgr_pixels(image)
+        bgr = image.bgr()
         h, w = bgr.shape[:2]
         label = page.rotation
         up = rotate_upright(bgr, label) if label else bgr

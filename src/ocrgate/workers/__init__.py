@@ -1,0 +1,1 @@
+"""Engine worker processes (the embedded engine out of the server's process)."""

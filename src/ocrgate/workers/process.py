@@ -1,0 +1,69 @@
+"""The body of one engine worker process: build the embedded engine, then answer jobs.
+
+A job is an :class:`~ocrgate.request.OcrRequest` (its images still encoded: the worker
+decodes them, so decoded pixels only ever live here, one request at a time). The answer
+is ``("ok", OcrResult, stage_times, rss_mb)`` or ``("error", details, stage_times,
+rss_mb)``; an :class:`~ocrgate.errors.OcrError` travels as its fields (exceptions with
+extra constructor arguments do not pickle).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger("ocrgate.worker")
+
+
+def rss_mb() -> float:
+    try:
+        with open(f"/proc/{os.getpid()}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def main(conn: Connection, engine_settings: Any, nice: int = 0) -> None:
+    """Worker entry point (runs in a spawned process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    if nice:
+        os.nice(nice)
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    from ..engines.embedded.engine import EmbeddedEngine
+    from ..errors import OcrError
+    from ..timing import record
+
+    try:
+        engine = EmbeddedEngine(engine_settings)
+    except Exception as exc:  # noqa: BLE001 - report why, the parent decides
+        conn.send(("failed", f"{type(exc).__name__}: {exc}", {}, rss_mb()))
+        return
+    caps = engine.capabilities
+    conn.send(("ready", (sorted(t.value for t in caps.tasks), dict(caps.notes or {})), {},
+               rss_mb()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        with record() as times:
+            try:
+                result = engine.run(job)
+                answer: tuple[str, Any] = ("ok", result)
+            except OcrError as err:
+                answer = ("error", (err.status, err.code, err.message, err.param,
+                                    err.compat_message))
+            except Exception as exc:  # noqa: BLE001 - the parent logs and answers 500
+                log.exception("engine failed")
+                answer = ("crash", f"{type(exc).__name__}: {exc}")
+        del job
+        conn.send((*answer, times, rss_mb()))

@@ -1,0 +1,95 @@
+"""The embedded engine in worker processes, served on loopback: same answers as in-process,
+concurrent requests, a killed worker answers 500 and is replaced, batch lines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEY, data_url, png_bytes, render_lines, serve
+
+PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+LINES = ["Worker processes read pages", "while the server keeps answering"]
+
+
+@pytest.fixture(scope="module")
+def pooled(tmp_path_factory):
+    from ocrgate.config import Settings
+    from ocrgate.engines.embedded import EmbeddedSettings
+    from ocrgate.service import OcrService
+
+    settings = Settings(api_keys=[API_KEY], data_dir=str(tmp_path_factory.mktemp("pool")),
+                        workers=2, worker_threads=1, batch_workers=1,
+                        engine=EmbeddedSettings(disabled_tasks=["document_parsing",
+                                                                "formula_recognition",
+                                                                "table_parsing"]))
+    service = OcrService(settings, serving=True)
+    yield service
+    service.close()
+
+
+def _call(origin: str, url: str, task: str = "text_recognition") -> httpx.Response:
+    body = {"model": "qwen-vl-ocr-latest",
+            "input": {"messages": [{"role": "user", "content": [{"image": url}]}]},
+            "parameters": {"ocr_options": {"task": task}}}
+    return httpx.post(origin + PATH, json=body, timeout=300,
+                      headers={"Authorization": f"Bearer {API_KEY}"})
+
+
+def test_pool_answers_like_the_engine_in_process(pooled, service) -> None:
+    import ocrgate
+
+    url = data_url(png_bytes(render_lines(LINES)))
+    with serve(pooled) as origin:
+        rsp = _call(origin, url)
+        assert rsp.status_code == 200, rsp.text
+        text = rsp.json()["output"]["choices"][0]["message"]["content"][0]["text"]
+        assert text == ocrgate.recognize(url, task="text_recognition", service=service).text
+        assert text.split("\n") == LINES
+        # a task switched off in the workers is a clear 400 from the edge
+        bad = _call(origin, url, task="table_parsing")
+        assert bad.status_code == 400 and "table_parsing" in bad.json()["message"]
+
+
+def test_concurrent_requests_all_answer(pooled) -> None:
+    urls = [data_url(png_bytes(render_lines([f"Request number {i}", "on a worker"])))
+            for i in range(6)]
+    with serve(pooled) as origin, ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda u: _call(origin, u), urls))
+    assert [a.status_code for a in answers] == [200] * 6
+    texts = [a.json()["output"]["choices"][0]["message"]["content"][0]["text"] for a in answers]
+    assert [t.split("\n")[0] for t in texts] == [f"Request number {i}" for i in range(6)]
+
+
+def test_a_killed_worker_answers_500_and_is_replaced(pooled) -> None:
+    engine = pooled.registry.engines["embedded"]
+    url = data_url(png_bytes(render_lines(LINES)))
+    with serve(pooled) as origin:
+        assert _call(origin, url).status_code == 200
+        victims = engine.worker_pids()
+        assert victims
+        for pid in victims:  # every interactive worker dies while idle
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        statuses = [_call(origin, url).status_code for _ in range(len(victims))]
+        assert set(statuses) <= {200, 500} and 500 in statuses
+        deadline = time.time() + 180
+        while engine.workers_ready() < engine.workers + engine.batch_workers:
+            assert time.time() < deadline, "workers were not replaced"
+            time.sleep(0.5)
+        assert _call(origin, url).status_code == 200
+
+
+def test_batch_lines_run_on_the_batch_worker(pooled) -> None:
+    url = data_url(png_bytes(render_lines(LINES)))
+    from ocrgate.images import ImageItem
+
+    request = pooled.prepare(model="qwen-vl-ocr-latest", images=[ImageItem(url)],
+                             task="text_recognition", batch=True)
+    assert request.batch
+    assert pooled.run(request).text.split("\n") == LINES
