@@ -2,7 +2,8 @@
 // lists, tabular (with \multicolumn / \multirow), figures with captions, and math rendered
 // with KaTeX (inline $…$ / \(…\), display \[…\] / $$…$$ / equation, align…). It covers the
 // subset OCR models write, not LaTeX at large: unknown commands show their argument's
-// text. Text is always inserted as text nodes; only KaTeX writes markup.
+// text. Text is always inserted as text nodes; only KaTeX writes markup. One reader (block
+// scanner, tabular, inline text), so one module though it is ~400 lines.
 
 const DISPLAY_ENVS = new Set([
   "equation", "equation*", "align", "align*", "gather", "gather*", "multline", "multline*",

@@ -2,7 +2,8 @@
 // native endpoint (streamed), and the answer shown with its boxes, usage, timing and the
 // same request as code. See api.js for the only network calls it makes.
 import { KIE, ServiceError, listModels, recognize } from "./api.js";
-import { drawBoxes } from "./overlay.js";
+import { watchInputs } from "./input.js";
+import { linkBoxes } from "./overlay.js";
 import { renderAnswer } from "./render.js";
 import { EXAMPLE_SCHEMAS } from "./schemas.js";
 import { curlSnippet, dashscopeSnippet, openaiSnippet } from "./snippets.js";
@@ -20,48 +21,10 @@ const el = {
 };
 const KEY_STORE = "ocrgate.playground.key";
 const DEFAULT_MODELS = ["qwen-vl-ocr-latest", "qwen-vl-ocr"];
-const MIME_BY_EXT = {
-  jpg: "image/jpeg", jpeg: "image/jpeg", jpe: "image/jpeg", png: "image/png", bmp: "image/bmp",
-  tif: "image/tiff", tiff: "image/tiff", webp: "image/webp", heic: "image/heic", pdf: "application/pdf",
-};
 
-const state = { source: null, objectUrl: null, controller: null, models: new Map() };
+const state = { source: null, controller: null, models: new Map() };
 
 // ---- input -------------------------------------------------------------------------
-
-function mimeOf(file) {
-  if (file.type) return file.type;
-  const ext = (file.name.split(".").pop() || "").toLowerCase();
-  return MIME_BY_EXT[ext] || "application/octet-stream";
-}
-
-function readDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
-
-async function useFile(file) {
-  const mime = mimeOf(file);
-  const name = file.name && file.name !== "image.png" ? file.name : `pasted.${(mime.split("/")[1] || "png")}`;
-  const dataUrl = await readDataUrl(file);
-  if (state.objectUrl) URL.revokeObjectURL(state.objectUrl);
-  state.objectUrl = URL.createObjectURL(file);
-  // a data URL carries the browser's idea of the type; send the sniffed-by-extension one
-  const payload = dataUrl.replace(/^data:[^;,]*/, `data:${mime}`);
-  setSource({ kind: "file", name, mime, image: payload, size: file.size, previewUrl: state.objectUrl });
-  el.url.value = "";
-}
-
-function useUrl(url) {
-  url = url.trim();
-  if (!url) return;
-  const name = decodeURIComponent(url.split(/[?#]/)[0].split("/").pop() || "image");
-  setSource({ kind: "url", name, mime: "", url, image: url, previewUrl: url });
-}
 
 function setSource(source) {
   state.source = source;
@@ -91,47 +54,7 @@ el.preview.addEventListener("error", () => {
   el.sourceInfo.textContent += " · no preview in this browser (the service may still read it)";
 });
 
-el.file.addEventListener("change", () => {
-  if (el.file.files[0]) useFile(el.file.files[0]);
-});
-el.url.addEventListener("change", () => useUrl(el.url.value));
-el.url.addEventListener("keydown", (e) => {
-  if (e.key === "Enter") useUrl(el.url.value);
-});
-for (const type of ["dragenter", "dragover"]) {
-  document.addEventListener(type, (e) => {
-    e.preventDefault();
-    el.drop.classList.add("over");
-  });
-}
-document.addEventListener("dragleave", (e) => {
-  if (!e.relatedTarget) el.drop.classList.remove("over");
-});
-document.addEventListener("drop", (e) => {
-  e.preventDefault();
-  el.drop.classList.remove("over");
-  const file = e.dataTransfer?.files?.[0];
-  if (file) return void useFile(file);
-  const uri = e.dataTransfer?.getData("text/uri-list") || e.dataTransfer?.getData("text/plain");
-  if (uri) {
-    el.url.value = uri.split("\n")[0];
-    useUrl(el.url.value);
-  }
-});
-document.addEventListener("paste", (e) => {
-  const file = e.clipboardData?.files?.[0];
-  if (file) {
-    e.preventDefault();
-    useFile(file);
-    return;
-  }
-  const text = e.clipboardData?.getData("text/plain") || "";
-  if (/^(https?:|data:)/i.test(text.trim()) && !(e.target instanceof HTMLTextAreaElement)) {
-    e.preventDefault();
-    el.url.value = text.trim();
-    useUrl(el.url.value);
-  }
-});
+watchInputs(el, setSource);
 
 // ---- options -----------------------------------------------------------------------
 
@@ -298,41 +221,6 @@ function showStats(result) {
   el.stats.dataset.totalMs = String(Math.round(result.timings.totalMs));
 }
 
-/** Boxes over the preview, linked both ways with the list of lines. */
-function linkBoxes(words, items) {
-  const { naturalWidth: w, naturalHeight: h } = el.preview;
-  if (el.stage.hidden || !w || !h) return;
-  const onFirstImage = words.map((word) => (word.image_index ?? 0) === 0 ? word : {});
-  const polygons = drawBoxes(el.boxes, onFirstImage, w, h);
-  el.stage.classList.add("has-boxes");
-  const activate = (i, selected) => {
-    for (const [j, poly] of polygons.entries()) {
-      poly?.classList.toggle("active", j === i);
-      items[j]?.classList.toggle("active", j === i);
-      if (selected) {
-        poly?.classList.toggle("selected", j === i);
-        items[j]?.classList.toggle("selected", j === i);
-      }
-    }
-  };
-  const indexOf = (target) => {
-    const node = target.closest?.("[data-index]");
-    return node ? Number(node.dataset.index) : -1;
-  };
-  el.boxes.onpointerover = (e) => activate(indexOf(e.target), false);
-  el.boxes.onpointerleave = () => activate(-1, false);
-  el.boxes.onclick = (e) => {
-    const i = indexOf(e.target);
-    activate(i, true);
-    items[i]?.scrollIntoView({ block: "nearest" });
-  };
-  for (const [i, item] of items.entries()) {
-    item.onpointerenter = () => activate(i, false);
-    item.onpointerleave = () => activate(-1, false);
-    item.onclick = () => activate(i, true);
-  }
-}
-
 function updateSnippets() {
   const source = state.source ?? { kind: "file", name: "receipt.jpg", mime: "image/jpeg" };
   const req = currentRequest();
@@ -425,7 +313,9 @@ async function runOnce() {
     }, null, 2);
     showStats(result);
     const shown = await renderAnswer(el.result, { task: req.task, text: result.text, ocrResult: result.ocrResult });
-    if (shown.kind === "lines") linkBoxes(shown.words, shown.lineItems);
+    if (shown.kind === "lines" && !el.stage.hidden) {
+      el.stage.classList.toggle("has-boxes", linkBoxes(el.boxes, el.preview, shown.words, shown.lineItems));
+    }
     document.body.dataset.state = "done";
   } catch (err) {
     if (err.name === "AbortError") {

@@ -45,3 +45,43 @@ export function drawBoxes(svg, words, width, height) {
     return poly;
   });
 }
+
+/**
+ * Draw the boxes of `words` over `preview` (only those of the first image, spec §5.6's
+ * image_index) and link each box with its line in `items`, both ways: hover highlights
+ * the pair, a click selects it (and scrolls the line into view). False if the preview
+ * has no size (not an image the browser shows).
+ */
+export function linkBoxes(svg, preview, words, items) {
+  const { naturalWidth: w, naturalHeight: h } = preview;
+  if (!w || !h) return false;
+  const onFirstImage = words.map((word) => ((word.image_index ?? 0) === 0 ? word : {}));
+  const polygons = drawBoxes(svg, onFirstImage, w, h);
+  const activate = (i, selected) => {
+    for (const [j, poly] of polygons.entries()) {
+      poly?.classList.toggle("active", j === i);
+      items[j]?.classList.toggle("active", j === i);
+      if (selected) {
+        poly?.classList.toggle("selected", j === i);
+        items[j]?.classList.toggle("selected", j === i);
+      }
+    }
+  };
+  const indexOf = (target) => {
+    const node = target.closest?.("[data-index]");
+    return node ? Number(node.dataset.index) : -1;
+  };
+  svg.onpointerover = (e) => activate(indexOf(e.target), false);
+  svg.onpointerleave = () => activate(-1, false);
+  svg.onclick = (e) => {
+    const i = indexOf(e.target);
+    activate(i, true);
+    items[i]?.scrollIntoView({ block: "nearest" });
+  };
+  for (const [i, item] of items.entries()) {
+    item.onpointerenter = () => activate(i, false);
+    item.onpointerleave = () => activate(-1, false);
+    item.onclick = () => activate(i, true);
+  }
+  return true;
+}
