@@ -374,7 +374,12 @@ def test_drop_paste_and_url_inputs(session: Session, tmp_path: Path, image_dir: 
     page.wait_for_selector(f"#source-info[data-size='{size[0]}x{size[1]}']")
     page.select_option("#task", "text_recognition")
     assert run(s) == "done"
-    assert page.inner_text("#tab-result").split("\n")[:2] == lines
+    answer = final_json(s)["text"]
+    assert answer.split("\n") == lines
+    assert page.inner_text("#tab-result") == answer
+    # the snippets for a URL source pass the URL on (the service fetches it)
+    snippets = check_snippets(s, tmp_path, answer, stream=True)
+    assert all(f"{image_server}/by-url.png" in code for code in snippets.values())
     assert_no_page_errors(s)
 
 
@@ -411,11 +416,19 @@ def test_code_snippets_make_the_same_request(session: Session, tmp_path: Path, t
         assert answer.startswith("```json") and "开票日期" in answer
     page.click("[data-tab=code]")
     page.screenshot(path=str(tmp_path / "code.png"), full_page=True)
-    snippets = {kind: page.inner_text(f"[data-snippet={kind}] pre") for kind in ("curl", "dashscope", "openai")}
+    for code in check_snippets(s, tmp_path, answer, stream).values():
+        assert "1000000" in code and "200" in code, code
+    assert_no_page_errors(s)
+
+
+def check_snippets(s: Session, cwd: Path, answer: str, stream: bool) -> dict[str, str]:
+    """Run the page's three snippets as they are (in `cwd`, where the picked file lies):
+    each must print the answer the page got."""
+    snippets = {kind: s.page.inner_text(f"[data-snippet={kind}] pre")
+                for kind in ("curl", "dashscope", "openai")}
     for kind, code in snippets.items():
         assert s.origin in code and API_KEY not in code, kind
-        assert "1000000" in code and "200" in code, (kind, code)
-        out = _run_snippet(kind, code, tmp_path)
+        out = _run_snippet(kind, code, cwd)
         if kind == "curl" and not stream:
             assert json.loads(out)["output"]["choices"][0]["message"]["content"][0]["text"] == answer
         elif kind == "curl":
@@ -424,4 +437,4 @@ def test_code_snippets_make_the_same_request(session: Session, tmp_path: Path, t
             assert "".join(c[0]["text"] for c in pieces if c) == answer
         else:
             assert answer in out, (kind, out)
-    assert_no_page_errors(s)
+    return snippets

@@ -36,16 +36,13 @@ const IMAGE_TOKEN = "__OCRGATE_IMAGE__";
  * `source` is {kind: "file" | "url", name, mime, url}; `origin` the service's origin.
  */
 export function curlSnippet(req, source, origin, stream) {
-  const body = nativeBody({ ...req, image: IMAGE_TOKEN }, stream);
+  const isUrl = source.kind === "url";
+  const body = nativeBody({ ...req, image: isUrl ? source.url : IMAGE_TOKEN }, stream);
   // unquoted here-document: escape what the shell would expand, then let $IMAGE in
   const json = JSON.stringify(body, null, 2).replace(/[\\$`]/g, (c) => `\\${c}`);
   const lines = [];
-  let image;
-  if (source.kind === "url") {
-    image = source.url.replace(/[\\$`"]/g, (c) => `\\${c}`);
-  } else {
+  if (!isUrl) {
     lines.push(`IMAGE="data:${source.mime};base64,$(base64 -w0 ${shellQuote(source.name)})"`);
-    image = "$IMAGE";
   }
   lines.push(
     `curl -sS ${origin}/api/v1/services/aigc/multimodal-generation/generation \\`,
@@ -53,7 +50,7 @@ export function curlSnippet(req, source, origin, stream) {
     '  -H "Content-Type: application/json" \\',
   );
   if (stream) lines.push('  -H "X-DashScope-SSE: enable" \\');
-  lines.push("  -d @- <<EOF", json.replace(`"${IMAGE_TOKEN}"`, `"${image}"`), "EOF");
+  lines.push("  -d @- <<EOF", json.replace(`"${IMAGE_TOKEN}"`, '"$IMAGE"'), "EOF");
   return lines.join("\n");
 }
 
