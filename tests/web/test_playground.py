@@ -416,8 +416,14 @@ def test_code_snippets_make_the_same_request(session: Session, tmp_path: Path, t
         assert answer.startswith("```json") and "开票日期" in answer
     page.click("[data-tab=code]")
     page.screenshot(path=str(tmp_path / "code.png"), full_page=True)
-    for code in check_snippets(s, tmp_path, answer, stream).values():
+    snippets = check_snippets(s, tmp_path, answer, stream)
+    for code in snippets.values():
         assert "1000000" in code and "200" in code, code
+    # Copy puts the snippet on the clipboard as shown
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=s.origin)
+    page.click("[data-snippet=openai] .copy")
+    page.wait_for_selector("[data-snippet=openai] .copy:text('Copied')")
+    assert page.evaluate("() => navigator.clipboard.readText()") == snippets["openai"]
     assert_no_page_errors(s)
 
 
