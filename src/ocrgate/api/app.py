@@ -16,6 +16,7 @@ from .auth import KeyRing
 from .compatible.route import router as compatible_router
 from .errors import compat_response, native_response
 from .native.route import router as native_router
+from .playground import mount_playground
 from .uploads.route import router as uploads_router
 
 log = logging.getLogger("ocrgate.api")
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, service: OcrService | None = No
     app.include_router(native_router)
     app.include_router(compatible_router)
     app.include_router(uploads_router)
+    mount_playground(app)
 
     @app.get("/healthz")
     async def healthz() -> Response:
