@@ -153,7 +153,7 @@ def embedded_tasks(s: EmbeddedSettings, have: dict[str, Check]) -> list[Check]:
             out.append(Check(task.value, False, "disabled in the configuration (disabled_tasks)"))
             continue
         gaps = [have[n] for n in (*READER, *needs) if not have[n].ok]
-        detail = ("; ".join(f"needs {g.detail}" for g in gaps) if gaps
+        detail = (f"needs {' '.join(g.name for g in gaps)} (see above)" if gaps
                   else "uses " + " ".join((*READER, *needs)))
         out.append(Check(task.value, not gaps, detail, next((g.fix for g in gaps if g.fix), None)))
     return out
@@ -179,7 +179,7 @@ def diagnose(settings: Settings) -> Report:
     have = {c.name: c for c in models}
     have["tesseract"] = tess
     bad = [c for c in formula if not c.ok]
-    have["formula"] = bad[0] if bad else Check("formula", True, str(folder))
+    have["formula"] = Check("formula", not bad, str(folder), bad[0].fix if bad else None)
     referenced = {settings.default_engine, *(e for t in settings.routes.values() for e in t.values())}
     tasks: dict[str, list[Check]] = {}
     for name, cfg in {"embedded": s, **settings.engines}.items():
