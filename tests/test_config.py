@@ -43,7 +43,7 @@ def test_formula_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert isinstance(engine, EmbeddedEngine)
     assert engine.settings.disabled_tasks == ["table_parsing", "document_parsing"]
     assert "formula_recognition" in (engine.capabilities.notes or {})
-    assert "ocrgate formula-export" in engine.capabilities.notes["formula_recognition"]
+    assert "ocrgate models install" in engine.capabilities.notes["formula_recognition"]
 
 
 def test_default_engine_and_its_legacy_spelling(tmp_path: Path) -> None:

@@ -126,12 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     draw.set_defaults(func=cmd_draw_bbox)
 
     export = sub.add_parser("formula-export", add_help=False,
-                            help="build the formula recogniser's ONNX files (see --help)")
+                            help="only the formula export of `models install` (see --help)")
     export.set_defaults(func=cmd_formula_export)
     export.add_argument("rest", nargs=argparse.REMAINDER)
 
+    from .build.model_install import register as register_models
+    from .doctor import register as register_doctor
     from .eval.command import register as register_eval
 
+    register_models(sub)
+    register_doctor(sub)
     register_eval(sub)
     return parser
 
@@ -139,7 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    from .engines.embedded.nets.files import ModelMissing
+
+    try:
+        return int(args.func(args))
+    except ModelMissing as exc:  # a model the text reader needs: say how to get it
+        print(f"ocrgate {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

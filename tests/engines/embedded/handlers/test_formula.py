@@ -5,7 +5,7 @@ texlive-latex-base / dvipng) and read back; the score is the token NED of
 ``ocrgate.eval.metrics.formula_scores`` (normalised LaTeX tokens). Bounds sit a little
 above what was measured on a 2-core CPU (figures in the comments).
 
-The ONNX files come from ``python -m ocrgate.formula_export`` (scripts/setup.sh runs it);
+The ONNX files come from ``ocrgate models install`` (scripts/setup.sh runs it);
 tests that need them skip, saying so, only when they are absent.
 """
 
@@ -43,7 +43,7 @@ needs_model = pytest.mark.skipif(
     not HAVE_MODEL,
     reason=f"formula ONNX files absent in {MODEL_DIR} (missing: "
     f"{', '.join(missing_formula_files(MODEL_DIR))}); build them with "
-    "`.venv/bin/ocrgate formula-export`",
+    "`ocrgate models install`",
 )
 HAVE_LATEX = bool(shutil.which("latex") and shutil.which("dvipng"))
 needs_latex = pytest.mark.skipif(
@@ -137,14 +137,14 @@ def test_unavailable_with_a_clear_message(tmp_path, monkeypatch):
     from ocrgate.errors import OcrError
 
     monkeypatch.setenv("OCRGATE_FORMULA_DIR", str(tmp_path))
-    with pytest.raises(FormulaFilesMissing, match="ocrgate formula-export"):
+    with pytest.raises(FormulaFilesMissing, match="ocrgate models install"):
         FormulaRecognizer(tmp_path)
     engine = EmbeddedEngine(EmbeddedSettings(warm_up=False))
     caps = engine.capabilities
     assert Task.FORMULA_RECOGNITION not in caps.tasks
     note = caps.notes["formula_recognition"]
     assert str(tmp_path) in note and "encoder.onnx" in note
-    assert "ocrgate formula-export" in note
+    assert "ocrgate models install" in note
     with pytest.raises(OcrError):
         engine.run(_request([prepared(np.full((60, 200, 3), 255, np.uint8))]))
 

