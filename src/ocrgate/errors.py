@@ -3,14 +3,13 @@
 Engines, image loading and task parsing raise :class:`OcrError`; the edge never
 guesses a status code. Messages often quote what the client sent, so every text of an
 error is made safe when the error is created (:func:`safe_text`): lone UTF-16
-surrogates, NULs and other control or bidi-override characters are written as escapes
+surrogates, NULs, controls and invisible format characters are written as escapes
 (``\\ud800``, ``\\x00``) and the text is cut to :data:`MAX_MESSAGE_CHARS`, so any error can
 be rendered as UTF-8 JSON or XML and logged on one line.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 # native code -> (compatible type, compatible code), spec §8.3
@@ -48,14 +47,6 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def _unsafe(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    # Cs: lone surrogates (not encodable as UTF-8); Cc: NUL and other controls (break XML,
-    # logs); Cf bidi overrides/isolates can make a logged line read differently
-    return category in ("Cs", "Cc") or (category == "Cf" and unicodedata.bidirectional(ch) in (
-        "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"))
-
-
 def safe_text(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``text`` as a printable one-line string of at most ``limit`` characters."""
     raw = text if isinstance(text, str) else str(text)
@@ -65,7 +56,10 @@ def safe_text(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     else:
         cut = False
     if not raw.isprintable():  # cheap test; the slow path only runs on odd text
-        raw = "".join(_escape(ch) if _unsafe(ch) else ch for ch in raw)
+        # lone surrogates (not encodable as UTF-8), NUL and other controls (break XML and
+        # log lines), invisible format characters (bidi overrides, zero-width spaces: they
+        # make a quoted value read as something else)
+        raw = "".join(ch if ch.isprintable() else _escape(ch) for ch in raw)
         if len(raw) > limit - (len(_CUT) if cut else 0):
             raw, cut = raw[: limit - len(_CUT)], True
     return raw + _CUT if cut else raw

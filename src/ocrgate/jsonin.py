@@ -65,10 +65,21 @@ def check_text(raw: bytes, what: str = "Request body", max_depth: int = MAX_DEPT
 
 def loads(raw: bytes | str, what: str = "Request body", max_depth: int = MAX_DEPTH,
           param: str | None = None) -> Any:
-    """``json.loads`` after :func:`check_text`; any failure is a 400 naming ``what``."""
-    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    check_text(data, what, max_depth, param)
+    """``json.loads`` after :func:`check_text`; any failure is a 400 naming ``what``.
+
+    Bytes must be UTF-8 (RFC 8259 §8.1; a leading BOM is tolerated)."""
+    if isinstance(raw, str):
+        check_text(raw.encode("utf-8", "surrogatepass"), what, max_depth, param)
+        text = raw
+    else:
+        check_text(raw, what, max_depth, param)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise invalid_parameter(
+                f"{what} is not valid UTF-8 (invalid byte at position {exc.start}).", param=param
+            ) from None
     try:
-        return json.loads(raw)
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise invalid_parameter(f"{what} is not valid JSON: {exc}.", param=param) from None
