@@ -179,7 +179,7 @@ def huge_cases() -> list[Case]:
 
 def _label(value: Any) -> str:
     text = json.dumps(value)
-    return text if len(text) <= 24 else text[:20] + "..."
+    return text if len(text) <= 24 else f"{text[:12]}...({len(text)} chars)"
 
 
 def param_cases() -> list[Case]:

@@ -236,10 +236,8 @@ def _check_addresses(host: str, addrs: list[str]) -> None:
 
 
 class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to vetted addresses and remembers its sockets for the deadline.
-
-    httpcore's documented extension point for networking: the pool hands it the host and
-    port of each new connection (:meth:`connect_tcp`)."""
+    """Connects only to vetted addresses and remembers its sockets for the deadline
+    (httpcore's documented network-backend extension point)."""
 
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
@@ -286,9 +284,7 @@ _NETWORK_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.Unsup
 
 def _fetch_http(url: str, settings: FetchSettings) -> bytes:
     """Download with redirects followed by hand, through a pool that connects only via
-    :class:`_GuardedBackend` (``network_backend`` is a public ``ConnectionPool`` argument).
-
-    ``Accept-Encoding: identity``: the bytes are used as sent, never decompressed here."""
+    :class:`_GuardedBackend`; ``Accept-Encoding: identity`` (bytes are never decompressed)."""
     deadline = time.monotonic() + settings.total_timeout_s
     backend = _GuardedBackend(settings.allow_private_urls)
     timer = threading.Timer(settings.total_timeout_s, backend.expire)

@@ -26,13 +26,14 @@ log = logging.getLogger("ocrgate.api")
 
 
 async def read_json(request: Request) -> object:
-    """The body as JSON within the limits of :mod:`ocrgate.jsonin` (400 otherwise).
+    """The body as JSON within the limits of :mod:`ocrgate.jsonin` (400 otherwise), parsed
+    in a worker thread (tens of MB must not stall the event loop).
 
     A client that goes away mid-body raises ``ClientDisconnect`` (the edge guard logs it)."""
     raw = await request.body()
     if not raw.strip():
         raise invalid_parameter("Request body is empty; a JSON object is required.")
-    return loads(raw)
+    return await run_in_threadpool(loads, raw)
 
 
 @router.post(PATH)
