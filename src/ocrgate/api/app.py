@@ -11,7 +11,7 @@ from ..service import OcrService
 from . import errors
 from .auth import KeyRing
 from .compatible.route import router as compatible_router
-from .edge import BodyCap, EdgeGuard, log
+from .edge import BodyCap, EdgeGuard
 from .native.route import router as native_router
 from .uploads.route import router as uploads_router
 
@@ -27,7 +27,6 @@ def create_app(settings: Settings | None = None, service: OcrService | None = No
     app = FastAPI(title="ocrgate", version="0.1.0", docs_url="/docs", redoc_url=None)
     app.state.service = service
     app.state.keys = KeyRing(service.settings.api_keys)
-    app.state.log = log
 
     upload_cap = service.uploads.max_file_size_mb * 1024 * 1024 + UPLOAD_OVERHEAD_BYTES
     app.add_middleware(BodyCap, max_bytes=max_body_bytes,
