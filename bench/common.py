@@ -127,14 +127,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+def start_server(port: int, env_extra: dict[str, str] | None = None,
+                 log_path: str | None = None) -> subprocess.Popen:
+    """``ocrgate serve`` on ``port``; its stderr goes to ``log_path`` when given."""
     import httpx
 
     env = dict(os.environ, **(env_extra or {}))
     env.setdefault("OCRGATE_DATA_DIR", "/tmp/ocrgate-bench-data")
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen([sys.executable, "-m", "ocrgate.cli", "serve", "--port", str(port),
                              "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:

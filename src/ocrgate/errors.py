@@ -1,7 +1,11 @@
 """One error type for the whole service; each API dialect renders it (spec §8).
 
 Engines, image loading and task parsing raise :class:`OcrError`; the edge never
-guesses a status code.
+guesses a status code. Messages often quote what the client sent, so every text of an
+error is made safe when the error is created (:func:`safe_text`): lone UTF-16
+surrogates, NULs, controls and invisible format characters are written as escapes
+(``\\ud800``, ``\\x00``) and the text is cut to :data:`MAX_MESSAGE_CHARS`, so any error can
+be rendered as UTF-8 JSON or XML and logged on one line.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ _COMPAT: dict[str, tuple[str, str]] = {
     "BadRequest.TooLarge": ("invalid_request_error", "invalid_parameter_error"),
     "BadRequest.UnsupportedFileFormat": ("invalid_request_error", "invalid_parameter_error"),
     "BadRequest.InputDownloadFailed": ("invalid_request_error", "invalid_parameter_error"),
-    "InvalidURL": ("invalid_request_error", "invalid_parameter_error"),
     "InvalidApiKey": ("invalid_request_error", "invalid_api_key"),
     "AccessDenied": ("invalid_request_error", "access_denied"),
     "ModelNotFound": ("invalid_request_error", "model_not_found"),
@@ -27,7 +30,44 @@ _COMPAT: dict[str, tuple[str, str]] = {
     "InternalError.Algo": ("internal_error", "internal_error"),
     "InternalError.Timeout": ("internal_error", "internal_error"),
     "ModelUnavailable": ("service_unavailable", "service_unavailable"),
+    # [CHOICE] errors of the HTTP layer itself (unknown path, wrong method)
+    "InvalidURL": ("invalid_request_error", "invalid_url"),
+    "MethodNotAllowed": ("invalid_request_error", "method_not_allowed"),
 }
+
+MAX_MESSAGE_CHARS = 1000
+"""Longest error message, param or echoed value sent back (longer ones are cut)."""
+MAX_ECHO_CHARS = 100
+"""Longest client value quoted inside a message (:func:`echo`)."""
+_CUT = "...(truncated)"
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as a printable one-line string of at most ``limit`` characters."""
+    raw = text if isinstance(text, str) else str(text)
+    if len(raw) > limit:
+        raw = raw[: limit - len(_CUT)]
+        cut = True
+    else:
+        cut = False
+    if not raw.isprintable():  # cheap test; the slow path only runs on odd text
+        # lone surrogates (not encodable as UTF-8), NUL and other controls (break XML and
+        # log lines), invisible format characters (bidi overrides, zero-width spaces: they
+        # make a quoted value read as something else)
+        raw = "".join(ch if ch.isprintable() else _escape(ch) for ch in raw)
+        if len(raw) > limit - (len(_CUT) if cut else 0):
+            raw, cut = raw[: limit - len(_CUT)], True
+    return raw + _CUT if cut else raw
+
+
+def echo(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """A client-supplied value, made safe and short, for quoting inside a message."""
+    return safe_text(value, limit)
 
 ALGO_PREFIX = "<400> InternalError.Algo.InvalidParameter: "
 
@@ -47,6 +87,11 @@ class OcrError(Exception):
     compat_message: str | None = None
 
     def __post_init__(self) -> None:
+        self.message = safe_text(self.message)
+        if self.param is not None:
+            self.param = safe_text(self.param, MAX_ECHO_CHARS)
+        if self.compat_message is not None:
+            self.compat_message = safe_text(self.compat_message)
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -90,7 +135,7 @@ def invalid_api_key() -> OcrError:
 def model_not_found(model: str) -> OcrError:
     return OcrError(404, "ModelNotFound", "Model can not be found.",
                     param="model",
-                    compat_message=f"The model `{model}` does not exist or you do not have access to it.")
+                    compat_message=f"The model `{echo(model)}` does not exist or you do not have access to it.")
 
 
 def internal_error(detail: str | None = None) -> OcrError:

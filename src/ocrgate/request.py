@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -157,10 +158,10 @@ class Sampling:
         return cls(
             temperature=float(params.get("temperature") or 0.01),
             top_p=float(params.get("top_p") or 0.001),
-            top_k=None if top_k is None or (isinstance(top_k, int) and top_k > 100) else int(top_k),
+            top_k=None if top_k is None or top_k > 100 else int(top_k),
             repetition_penalty=float(params.get("repetition_penalty") or 1.0),
             presence_penalty=float(params.get("presence_penalty") or 0.0),
-            seed=params.get("seed"),
+            seed=None if params.get("seed") is None else int(params["seed"]),
             stop=stops,
         )
 
@@ -194,18 +195,52 @@ class OcrRequest:
 
 
 def _num(params: dict[str, Any], key: str, kind: type) -> Any:
+    """``params[key]`` as ``kind`` (None when absent); 400 naming ``key`` when it is not a
+    finite number (or not integral, for ``int``). Range checks are the caller's."""
     value = params.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_parameter(f"Parameter '{key}' must be a number.", param=key)
-    if kind is int and not float(value).is_integer():
-        raise invalid_parameter(f"Parameter '{key}' must be an integer.", param=key)
-    return kind(value)
+        kind_name = "an integer" if kind is int else "a number"
+        raise invalid_parameter(f"Parameter '{key}' must be {kind_name}.", param=key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise invalid_parameter(f"Parameter '{key}' must be a finite number.", param=key)
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise invalid_parameter(f"Parameter '{key}' must be an integer.", param=key)
+        return int(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise invalid_parameter(f"Parameter '{key}' is out of range.", param=key) from None
+
+
+def _check_stop(stop: Any) -> None:
+    """``stop``: a string, or a list of strings or of token ids, not mixed (spec §2.1)."""
+    if stop is None or isinstance(stop, str):
+        return
+    if isinstance(stop, list):
+        if all(isinstance(s, str) for s in stop):
+            return
+        if all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in stop):
+            return
+    raise invalid_parameter(
+        "Parameter 'stop' must be a string, a list of strings or a list of token ids (not mixed).",
+        param="stop")
+
+
+def _check_flag(params: dict[str, Any], key: str) -> None:
+    value = params.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise invalid_parameter(f"Parameter '{key}' must be a boolean.", param=key)
 
 
 def check_params(spec: ModelSpec, params: dict[str, Any]) -> int:
-    """Range checks of the generation parameters (spec §4); returns ``max_tokens``."""
+    """Type and range checks of the generation parameters (spec §2.1, §4); returns ``max_tokens``.
+
+    Every accepted parameter is checked here, so later steps (:meth:`Sampling.from_params`)
+    only ever see valid values; a wrong type is a 400 naming the parameter.
+    """
     max_tokens = _num(params, "max_tokens", int)
     if max_tokens is None:
         max_tokens = spec.max_output
@@ -217,6 +252,9 @@ def check_params(spec: ModelSpec, params: dict[str, Any]) -> int:
     top_p = _num(params, "top_p", float)
     if top_p is not None and not 0 < top_p <= 1:
         raise invalid_parameter("Range of top_p should be (0.0, 1.0]", param="top_p")
+    top_k = _num(params, "top_k", int)
+    if top_k is not None and top_k < 0:
+        raise invalid_parameter("Parameter top_k should be >= 0", param="top_k")
     presence = _num(params, "presence_penalty", float)
     if presence is not None and not -2 <= presence <= 2:
         raise invalid_parameter("Range of presence_penalty should be [-2.0, 2.0]", param="presence_penalty")
@@ -229,4 +267,12 @@ def check_params(spec: ModelSpec, params: dict[str, Any]) -> int:
     seed = _num(params, "seed", int)
     if seed is not None and not 0 <= seed <= 2**63 - 1:
         raise invalid_parameter("Range of seed should be [0, 9223372036854775807]", param="seed")
+    _check_stop(params.get("stop"))
+    _check_flag(params, "logprobs")
+    top_logprobs = _num(params, "top_logprobs", int)
+    if top_logprobs is not None and not 0 <= top_logprobs <= 5:
+        raise invalid_parameter("Range of top_logprobs should be [0, 5]", param="top_logprobs")
+    result_format = params.get("result_format")
+    if result_format is not None and not isinstance(result_format, str):
+        raise invalid_parameter("Parameter 'result_format' must be a string.", param="result_format")
     return int(max_tokens)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import OcrError
+from .errors import OcrError, safe_text
 
 PREFIX = "ocrgate-instant"
 INVALID_URL = "The provided URL does not appear to be valid. Ensure it is correctly formatted."
@@ -30,6 +30,7 @@ class UploadError(Exception):
     """An upload-target error, rendered as an OSS-style XML body (spec §3.3)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
+        message = safe_text(message)
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 

@@ -231,3 +231,41 @@ def test_declared_mime_not_trusted():
     # the decoder only sees bytes: a PNG is a PNG whatever the data URL said
     (arr,) = decode_image(encode(pattern(), "PNG"))
     assert arr.shape == (30, 40, 3)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "BMP", "WEBP", "JPEG"])
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "LA", "RGBA", "CMYK", "I;16"])
+def test_every_mode_decodes_to_pillows_pixels(fmt, mode):
+    """Whatever path decodes a frame (imagecodecs, OpenCV, Pillow), its pixels are Pillow's
+    ``convert("RGB")`` (alpha composited on white, 16-bit scaled) of the same bytes."""
+    from ocrgate.images.decode import decode_frame, probe
+
+    rng = np.random.default_rng(7)
+    base = Image.fromarray(rng.integers(0, 255, (37, 53, 3), np.uint8))
+    if mode == "I;16":
+        im = Image.fromarray(rng.integers(0, 65535, (37, 53), np.uint16))
+    elif mode == "P":
+        im = base.convert("P", palette=Image.Palette.ADAPTIVE, colors=40)
+    else:
+        im = base.convert(mode)
+    buf = io.BytesIO()
+    try:
+        im.save(buf, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    except (OSError, ValueError, KeyError):
+        pytest.skip(f"Pillow cannot write {mode} as {fmt}")
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as ref_im:
+        ref = ref_im.convert("RGBA") if ("A" in ref_im.mode or "transparency" in ref_im.info) \
+            else None
+        if ref is not None:
+            white = Image.new("RGBA", ref.size, (255, 255, 255, 255))
+            white.alpha_composite(ref)
+            expected = np.asarray(white.convert("RGB"))
+        elif ref_im.mode.startswith("I;16"):
+            a = np.asarray(ref_im).astype(np.uint32)
+            expected = np.repeat(((a * 255 + 32767) // 65535).astype(np.uint8)[..., None], 3, 2)
+        else:
+            expected = np.asarray(ref_im.convert("RGB"))
+    info = probe(data)
+    got = decode_frame(data, info)[..., ::-1]
+    assert got.shape == expected.shape and np.array_equal(got, expected), (fmt, mode, info.mode)

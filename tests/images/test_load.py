@@ -3,14 +3,12 @@
 import base64
 import io
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 from ocrgate.errors import OcrError
 from ocrgate.images import FetchSettings, ImageItem, load_images
-from ocrgate.images.sources import _GuardedBackend, _install_backend
 from ocrgate.model_specs import SNAPSHOTS
 from ocrgate.request import PreparedImage
 
@@ -111,11 +109,6 @@ def test_file_source_kind(tmp_path):
     Image.new("RGB", (64, 32), "blue").save(p, "JPEG")
     (a,) = load_images([ImageItem(str(p))], F28, FetchSettings(), allow_file=True)
     assert a.source == "file" and a.array.shape == (32, 64, 3)
-
-
-def test_guarded_backend_is_installed():
-    # the connect-time address check and the deadline both depend on it
-    assert _install_backend(httpx.HTTPTransport(trust_env=False), _GuardedBackend(False))
 
 
 def test_images_are_judged_from_headers_and_decoded_on_demand():

@@ -287,3 +287,24 @@ def test_connection_refused_and_credentials_redacted():
     assert (e.status, e.code) == (400, "InvalidParameter")
     assert e.message.startswith("Failed to download multimodal content: ConnectError")
     assert "secret" not in e.message and f"http://127.0.0.1:{port}/a.png" in e.message
+
+
+def test_connect_time_check_catches_rebinding(server, monkeypatch):
+    """The address is checked again when the connection is made: a name that resolved to a
+    public address for the first check and to loopback a moment later is still refused."""
+    import socket
+
+    port = int(server.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    answers = iter([("93.184.216.34", "public"), ("127.0.0.1", "rebound")])
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, *args, **kwargs)
+        addr, _ = next(answers)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (addr, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    e = err(fetch_bytes, f"http://rebind.example:{port}/ok.png", FetchSettings())
+    assert (e.status, e.code) == (400, "InvalidParameter")
+    assert "resolves to 127.0.0.1, a loopback address" in e.message

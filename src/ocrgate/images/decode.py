@@ -246,8 +246,7 @@ def decode_frame(data: bytes, info: ImageInfo, frame: int = 0,
         if frame:
             im.seek(frame)
         im.load()
-        rgb = _to_rgb_array(im)
-    return np.ascontiguousarray(rgb[..., ::-1])
+        return _to_bgr_array(im)
 
 
 def _truncated_jpeg(data: bytes, info: ImageInfo) -> bool:
@@ -343,22 +342,35 @@ def decode_image(
         raise image_invalid(DECODE_FAILED) from None
 
 
-def _to_rgb_array(im: Image.Image) -> np.ndarray:
+def _to_bgr_array(im: Image.Image) -> np.ndarray:
+    """A Pillow frame as BGR ``uint8`` (EXIF orientation applied, alpha on white), built
+    from the frame's own mode with as few full-size copies as possible: a bilevel, gray or
+    palette image is expanded once from its 1-byte pixels, an RGB one is written as BGR by
+    Pillow's encoder."""
     frame = ImageOps.exif_transpose(im)
     if frame is None:  # pragma: no cover - only with in_place=True
         frame = im
     mode = frame.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        gray = _scale_to_uint8(np.asarray(frame), mode)
-        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-    if mode == "RGB" and "transparency" not in frame.info:
-        return np.asarray(frame, dtype=np.uint8)
+        return cv2.cvtColor(_scale_to_uint8(np.asarray(frame), mode), cv2.COLOR_GRAY2BGR)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in frame.info:
         rgba = frame.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         white.alpha_composite(rgba)
-        return np.asarray(white.convert("RGB"), dtype=np.uint8)
-    return np.asarray(frame.convert("RGB"), dtype=np.uint8)
+        frame = white.convert("RGB")
+        del rgba, white
+    elif mode in ("1", "L"):
+        gray = np.asarray(frame.convert("L") if mode == "1" else frame, dtype=np.uint8)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    elif mode == "P" and (frame.palette is not None and frame.palette.mode == "RGB"):
+        palette = np.zeros((256, 3), np.uint8)
+        colours = np.frombuffer(bytes(frame.getpalette() or []), np.uint8).reshape(-1, 3)[:256]
+        palette[: len(colours)] = colours[:, ::-1]
+        return np.ascontiguousarray(palette[np.asarray(frame, dtype=np.uint8)])
+    elif mode != "RGB":
+        frame = frame.convert("RGB")
+    w, h = frame.size
+    return np.frombuffer(frame.tobytes("raw", "BGR"), np.uint8).reshape(h, w, 3)
 
 
 def _scale_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:

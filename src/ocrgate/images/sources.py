@@ -50,7 +50,6 @@ LOCAL_FILE_REFUSED = (
     "send an http(s) URL, a data URL or an oss:// URL instead."
 )
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
-_CHUNK = 64 * 1024
 _USER_AGENT = "ocrgate-image-fetch/1"
 
 
@@ -237,7 +236,8 @@ def _check_addresses(host: str, addrs: list[str]) -> None:
 
 
 class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to vetted addresses and remembers its sockets for the deadline."""
+    """Connects only to vetted addresses and remembers its sockets for the deadline
+    (httpcore's documented network-backend extension point)."""
 
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
@@ -276,63 +276,59 @@ class _GuardedBackend(httpcore.SyncBackend):
                     pass
 
 
-def _install_backend(transport: httpx.HTTPTransport, backend: _GuardedBackend) -> bool:
-    pool = getattr(transport, "_pool", None)
-    if isinstance(pool, httpcore.ConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = backend
-        return True
-    return False
-
-
 # ---------------------------------------------------------------------------- http(s)
+
+_NETWORK_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
+                   httpcore.ConnectionNotAvailable)
 
 
 def _fetch_http(url: str, settings: FetchSettings) -> bytes:
+    """Download with redirects followed by hand, through a pool that connects only via
+    :class:`_GuardedBackend`; ``Accept-Encoding: identity`` (bytes are never decompressed)."""
     deadline = time.monotonic() + settings.total_timeout_s
     backend = _GuardedBackend(settings.allow_private_urls)
-    transport = httpx.HTTPTransport(trust_env=False, retries=0)
-    _install_backend(transport, backend)
     timer = threading.Timer(settings.total_timeout_s, backend.expire)
     timer.daemon = True
     timer.start()
     original = url
     try:
-        with httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
-                          headers={"User-Agent": _USER_AGENT, "Accept": "image/*,*/*;q=0.5"}) as client:
+        with httpcore.ConnectionPool(network_backend=backend, retries=0,
+                                     ssl_context=httpx.create_ssl_context()) as pool:
             current = url
             for _hop in range(settings.max_redirects + 1):
                 target = _check_target(current, settings)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise _timeout(original)
-                timeout = httpx.Timeout(
-                    connect=min(settings.connect_timeout_s, remaining),
-                    read=min(settings.timeout_s, remaining),
-                    write=min(settings.timeout_s, remaining),
-                    pool=min(settings.connect_timeout_s, remaining),
-                )
+                timeout = {"connect": min(settings.connect_timeout_s, remaining),
+                           "read": min(settings.timeout_s, remaining),
+                           "write": min(settings.timeout_s, remaining),
+                           "pool": min(settings.connect_timeout_s, remaining)}
                 try:
-                    with client.stream("GET", target, timeout=timeout) as resp:
-                        if resp.status_code in _REDIRECT_CODES and "location" in resp.headers:
-                            current = str(resp.url.join(resp.headers["location"]))
+                    with pool.stream("GET", _core_url(target), headers=_request_headers(target),
+                                     extensions={"timeout": timeout}) as resp:
+                        headers = httpx.Headers(resp.headers)
+                        if resp.status in _REDIRECT_CODES and "location" in headers:
+                            current = str(target.join(headers["location"]))
                             continue
-                        if not 200 <= resp.status_code < 300:
+                        if not 200 <= resp.status < 300:
                             raise download_failed(
-                                f"{DOWNLOAD_FAILED}: HTTP status {resp.status_code} "
-                                f"for url {_redact(target)}"
+                                f"{DOWNLOAD_FAILED}: HTTP status {resp.status} "
+                                f"for url {_redact(str(target))}"
                             )
-                        data = _read_body(resp, settings, backend)
-                except httpx.TimeoutException:
+                        data = _read_body(resp, headers, settings, backend)
+                except httpcore.TimeoutException:
                     raise _timeout(original) from None
-                except httpx.InvalidURL as exc:
+                except (httpx.InvalidURL, ValueError) as exc:
                     raise download_failed(
-                        f"{DOWNLOAD_FAILED}: invalid redirect location ({exc}) from {_redact(target)}"
+                        f"{DOWNLOAD_FAILED}: invalid redirect location ({exc}) from "
+                        f"{_redact(str(target))}"
                     ) from None
-                except httpx.HTTPError as exc:
+                except _NETWORK_ERRORS as exc:
                     if backend.expired:
                         raise _timeout(original) from None
                     raise download_failed(
-                        f"{DOWNLOAD_FAILED}: {type(exc).__name__}: {exc} (url {_redact(target)})"
+                        f"{DOWNLOAD_FAILED}: {type(exc).__name__}: {exc} (url {_redact(str(target))})"
                     ) from None
                 if backend.expired:
                     raise _timeout(original)
@@ -343,6 +339,16 @@ def _fetch_http(url: str, settings: FetchSettings) -> bytes:
             )
     finally:
         timer.cancel()
+
+
+def _core_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+                        target=url.raw_path)
+
+
+def _request_headers(url: httpx.URL) -> list[tuple[bytes, bytes]]:
+    return [(b"Host", url.netloc), (b"User-Agent", _USER_AGENT.encode()),
+            (b"Accept", b"image/*,*/*;q=0.5"), (b"Accept-Encoding", b"identity")]
 
 
 def _timeout(url: str) -> OcrError:
@@ -360,7 +366,7 @@ def _redact(url: str) -> str:
     return url
 
 
-def _check_target(url: str, settings: FetchSettings) -> str:
+def _check_target(url: str, settings: FetchSettings) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
@@ -376,15 +382,16 @@ def _check_target(url: str, settings: FetchSettings) -> str:
     if not settings.allow_private_urls:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         _check_addresses(host, _resolve(host, port))
-    return url
+    return parsed
 
 
-def _read_body(resp: httpx.Response, settings: FetchSettings, backend: _GuardedBackend) -> bytes:
-    length = resp.headers.get("content-length")
+def _read_body(resp: httpcore.Response, headers: httpx.Headers, settings: FetchSettings,
+               backend: _GuardedBackend) -> bytes:
+    length = headers.get("content-length")
     if length is not None and length.strip().isdigit():
         _check_len(int(length), settings.max_bytes)
     buf = bytearray()
-    for chunk in resp.iter_bytes(_CHUNK):
+    for chunk in resp.iter_stream():
         buf += chunk
         _check_len(len(buf), settings.max_bytes)
         if backend.expired:

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ...errors import OcrError, invalid_parameter
+from ...errors import OcrError, echo, invalid_parameter
 from ...images import ImageItem
 from ...tasks.match import match_prompt
-from ..common import EdgeCall, last_user_message
+from ..common import GENERATION_KEYS, EdgeCall, last_user_message, ocr_options
 
 
 class _Lenient(BaseModel):
@@ -32,10 +32,6 @@ class ChatRequest(_Lenient):
     stream_options: StreamOptions | None = None
 
 
-_PARAM_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
-               "presence_penalty", "seed", "stop", "n")
-
-
 def to_call(req: ChatRequest) -> EdgeCall:
     if not req.model:
         raise OcrError(400, "BadRequest.EmptyModel", 'Required parameter "model" missing from request.',
@@ -48,6 +44,8 @@ def to_call(req: ChatRequest) -> EdgeCall:
         raise invalid_parameter("A user message is required.", param="messages")
     extra = req.model_extra or {}
     rotate = extra.get("enable_rotate", False)
+    if not isinstance(rotate, bool):
+        raise invalid_parameter("'enable_rotate' must be a boolean.", param="enable_rotate")
     parts = [{"type": "text", "text": message.content}] if isinstance(message.content, str) else (
         message.content or [])
     images: list[ImageItem] = []
@@ -61,13 +59,12 @@ def to_call(req: ChatRequest) -> EdgeCall:
         elif kind == "image_url" or (kind is None and "image_url" in part):
             images.append(_image_item(part, rotate))
         else:
-            raise invalid_parameter(f"Unsupported content part type '{kind}'.", param="messages.content.type")
+            raise invalid_parameter(f"Unsupported content part type '{echo(kind)}'.",
+                                    param="messages.content.type")
     text = "\n".join(texts)
-    options = extra.get("ocr_options")  # extension: honoured when sent via extra_body
-    if isinstance(options, dict) and options.get("task"):
-        task: str | None = str(options["task"])
-        schema = (options.get("task_config") or {}).get("result_schema")
-    else:
+    # extension: ocr_options honoured when sent via extra_body
+    task, schema = ocr_options(extra.get("ocr_options"), "ocr_options")
+    if task is None:
         matched, schema = match_prompt(text)
         task = matched.value if matched else None
     return EdgeCall(
@@ -76,12 +73,12 @@ def to_call(req: ChatRequest) -> EdgeCall:
         user_text=text,
         task=task,
         schema=schema,
-        params={k: extra[k] for k in _PARAM_KEYS if k in extra},
+        params={k: extra[k] for k in GENERATION_KEYS if k in extra},
         stream=req.stream,
     )
 
 
-def _image_item(part: dict[str, Any], rotate: Any) -> ImageItem:
+def _image_item(part: dict[str, Any], rotate: bool) -> ImageItem:
     image_url = part.get("image_url")
     inner: dict[str, Any] = image_url if isinstance(image_url, dict) else {}
     url = inner.get("url") if isinstance(image_url, dict) else image_url
@@ -97,5 +94,8 @@ def _image_item(part: dict[str, Any], rotate: Any) -> ImageItem:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise invalid_parameter(f"'{key}' must be an integer.", param=f"messages.content.{key}")
         values[key] = value
+    part_rotate = part.get("enable_rotate", rotate)
+    if not isinstance(part_rotate, bool):
+        raise invalid_parameter("'enable_rotate' must be a boolean.", param="messages.content.enable_rotate")
     return ImageItem(source=url, min_pixels=values["min_pixels"], max_pixels=values["max_pixels"],
-                     enable_rotate=bool(part.get("enable_rotate", rotate)))
+                     enable_rotate=part_rotate)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import TypedDict
 
@@ -16,16 +16,18 @@ from ...errors import OcrError, internal_error, model_not_found
 from ...model_specs import SNAPSHOTS, all_model_ids, resolve_model
 from ...render import compatible
 from ...service import OcrService, StreamEvent
-from ..errors import compat_body, compat_response, from_validation
+from ..errors import compat_body, compat_response, from_validation, request_id_of
 from ..native.route import read_json
 from .protocol import ChatRequest, to_call
 
 router = APIRouter(prefix="/compatible-mode/v1")
+log = logging.getLogger("ocrgate.api")
 
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request) -> Response:
-    request_id = str(uuid.uuid4())
+    """Unexpected exceptions are left to the edge guard (a 500 in this dialect, logged once)."""
+    request_id = request_id_of(request)
     completion_id = f"chatcmpl-{request_id}"
     created = int(time.time())
     service: OcrService = request.app.state.service
@@ -53,9 +55,6 @@ async def chat_completions(request: Request) -> Response:
         first = await run_in_threadpool(next, events)
     except OcrError as err:
         return compat_response(err, request_id)
-    except Exception:  # noqa: BLE001
-        request.app.state.log.exception("compatible request %s failed", request_id)
-        return compat_response(internal_error(), request_id)
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
@@ -75,7 +74,8 @@ async def chat_completions(request: Request) -> Response:
                     yield compatible.sse(compatible.chunk(**common, delta={"content": event.delta}))
         except OcrError as err:
             yield compatible.sse({"error": compat_body(err, request_id)["error"]})
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the stream has started: report in-band
+            log.exception("compatible stream %s failed", request_id)
             yield compatible.sse({"error": compat_body(internal_error(), request_id)["error"]})
         yield compatible.sse("[DONE]")
 
@@ -115,7 +115,7 @@ def _model_object(request: Request, model_id: str) -> dict[str, object]:
 
 @router.get("/models")
 async def list_models(request: Request) -> Response:
-    request_id = str(uuid.uuid4())
+    request_id = request_id_of(request)
     try:
         request.app.state.keys.account(request)
     except OcrError as err:
@@ -126,7 +126,7 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/models/{model_id}")
 async def get_model(request: Request, model_id: str) -> Response:
-    request_id = str(uuid.uuid4())
+    request_id = request_id_of(request)
     try:
         request.app.state.keys.account(request)
         if model_id not in all_model_ids() and model_id not in SNAPSHOTS:

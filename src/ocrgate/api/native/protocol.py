@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from ...errors import OcrError, invalid_parameter
 from ...images import ImageItem
-from ..common import EdgeCall, last_user_message
+from ..common import GENERATION_KEYS, EdgeCall, last_user_message
 
 _EMPTY_INPUT = OcrError(400, "BadRequest.EmptyInput", "Required input parameter missing from request.",
                         param="input")
@@ -51,10 +51,6 @@ class NativeRequest(_Lenient):
     parameters: NativeParameters | None = None
 
 
-_PARAM_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
-               "presence_penalty", "seed", "stop", "n")
-
-
 def to_call(req: NativeRequest) -> tuple[EdgeCall, bool]:
     """(call, incremental_output)."""
     if not req.model:
@@ -88,7 +84,7 @@ def to_call(req: NativeRequest) -> tuple[EdgeCall, bool]:
         user_text="\n".join(texts),
         task=params.ocr_options.task if params.ocr_options else None,
         schema=(params.ocr_options.task_config or {}).get("result_schema") if params.ocr_options else None,
-        params={k: extra[k] for k in _PARAM_KEYS if k in extra},
+        params={k: extra[k] for k in GENERATION_KEYS if k in extra},
         stream=bool(params.stream),
     )
     return call, params.incremental_output

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import uuid
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Request
@@ -12,30 +11,35 @@ from pydantic import ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from ...errors import OcrError, internal_error, invalid_parameter
+from ...jsonin import loads
 from ...render import native
 from ...render.completion import Usage
 from ...request import OcrRequest
 from ...service import OcrService, StreamEvent
-from ..errors import from_validation, native_response
+from ...tasks.match import match_prompt
+from ..errors import from_validation, native_response, request_id_of
 from .protocol import NativeRequest, to_call
 
 router = APIRouter()
 PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+log = logging.getLogger("ocrgate.api")
 
 
 async def read_json(request: Request) -> object:
+    """The body as JSON within the limits of :mod:`ocrgate.jsonin` (400 otherwise), parsed
+    in a worker thread (tens of MB must not stall the event loop).
+
+    A client that goes away mid-body raises ``ClientDisconnect`` (the edge guard logs it)."""
     raw = await request.body()
-    if not raw:
+    if not raw.strip():
         raise invalid_parameter("Request body is empty; a JSON object is required.")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid_parameter(f"Request body is not valid JSON: {exc}.") from None
+    return await run_in_threadpool(loads, raw)
 
 
 @router.post(PATH)
 async def generation(request: Request) -> Response:
-    request_id = str(uuid.uuid4())
+    """Unexpected exceptions are left to the edge guard (a 500 in this dialect, logged once)."""
+    request_id = request_id_of(request)
     service: OcrService = request.app.state.service
     try:
         if request.headers.get("x-dashscope-async", "").lower() == "enable":
@@ -54,8 +58,6 @@ async def generation(request: Request) -> Response:
         task = call.task
         schema = call.schema
         if task is None and service.settings.match_prompts_native:
-            from ...tasks.match import match_prompt
-
             matched, matched_schema = match_prompt(user_text)
             task, schema = (matched.value if matched else None), matched_schema
         ocr_request = await run_in_threadpool(
@@ -69,9 +71,6 @@ async def generation(request: Request) -> Response:
         first = await run_in_threadpool(next, events)  # errors before the first event are JSON errors
     except OcrError as err:
         return native_response(err, request_id)
-    except Exception:  # noqa: BLE001 - last resort: never leak a traceback as a 500 page
-        request.app.state.log.exception("native request %s failed", request_id)
-        return native_response(internal_error(), request_id)
 
     async def body_iter() -> AsyncIterator[str]:
         async for chunk in iterate_in_threadpool(_sse(first, events, incremental, request_id, ocr_request)):
@@ -104,7 +103,8 @@ def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, req
     except OcrError as err:
         yield native.sse_event(event_id + 1, {"code": err.code, "message": err.message,
                                               "request_id": request_id}, event="error", status=err.status)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - the stream has started: report in-band
+        log.exception("native stream %s failed", request_id)
         error = internal_error()
         yield native.sse_event(event_id + 1, {"code": error.code, "message": error.message,
                                               "request_id": request_id}, event="error", status=500)

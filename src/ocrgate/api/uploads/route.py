@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from xml.sax.saxutils import escape
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from ...errors import OcrError, invalid_parameter
 from ...model_specs import resolve_model
 from ...service import OcrService
 from ...uploads import UploadError
-from ..errors import native_response
+from ..errors import UPLOAD_PATH, error_response, native_response, oss_response, request_id_of
 
 router = APIRouter()
-UPLOAD_PATH = "/oss/upload"
 
 
 def _upload_host(request: Request) -> str:
@@ -30,7 +28,7 @@ def _upload_host(request: Request) -> str:
 
 @router.get("/api/v1/uploads")
 async def get_policy(request: Request) -> Response:
-    request_id = str(uuid.uuid4())
+    request_id = request_id_of(request)
     service: OcrService = request.app.state.service
     try:
         account = request.app.state.keys.account(request)
@@ -61,36 +59,49 @@ async def get_policy(request: Request) -> Response:
 
 
 def _oss_error(err: UploadError, request_id: str) -> Response:
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(err.code)}</Code>'
-           f"<Message>{escape(err.message)}</Message><RequestId>{request_id}</RequestId></Error>")
-    return Response(xml, status_code=err.status, media_type="application/xml")
+    return oss_response(err.status, err.code, err.message, request_id)
+
+
+def _text_field(form: FormData, name: str) -> str:
+    """A text field of the form ("" when absent, or sent as a file part)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+MAX_FORM_FIELDS = 32
+"""The SDK sends nine fields (spec §3.3); a form with far more is not an upload."""
 
 
 @router.post(UPLOAD_PATH)
 async def upload(request: Request) -> Response:
-    """OSS PostObject: no Authorization header; the signed policy is the authority."""
-    request_id = str(uuid.uuid4())
+    """OSS PostObject: no Authorization header; the signed policy is the authority.
+
+    Every error is OSS XML (spec §3.3); a body over the path's cap is a 413 ``EntityTooLarge``."""
+    request_id = request_id_of(request)
     service: OcrService = request.app.state.service
     limit = service.uploads.max_file_size_mb * 1024 * 1024
     try:
-        form = await request.form(max_part_size=limit + 1)
-    except Exception as exc:  # noqa: BLE001 - malformed multipart or a part over the cap
-        return _oss_error(UploadError(400, "InvalidArgument", f"Malformed upload: {exc}"), request_id)
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
-        return _oss_error(UploadError(400, "InvalidArgument", "The 'file' field is required."), request_id)
-    data = await file.read(limit + 1)
+        async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024) as form:
+            file = form.get("file")
+            if not isinstance(file, UploadFile):
+                return _oss_error(UploadError(400, "InvalidArgument", "The 'file' field is required."),
+                                  request_id)
+            data = await file.read(limit + 1)
+            fields = {name: _text_field(form, name) for name in (
+                "policy", "Signature", "key", "x-oss-content-type", "success_action_status")}
+            content_type = fields["x-oss-content-type"] or file.content_type or ""
+    except (MultiPartException, HTTPException) as exc:  # starlette wraps the first in the second
+        detail = exc.message if isinstance(exc, MultiPartException) else exc.detail
+        return _oss_error(UploadError(400, "InvalidArgument", f"Malformed upload: {detail}"),
+                          request_id)
+    except OcrError as err:  # the body cap
+        return error_response(request.url.path, err, request_id)
     try:
-        service.uploads.put(
-            policy_b64=str(form.get("policy", "")),
-            signature=str(form.get("Signature", "")),
-            key=str(form.get("key", "")),
-            data=data,
-            content_type=str(form.get("x-oss-content-type") or file.content_type or ""),
-        )
+        service.uploads.put(policy_b64=fields["policy"], signature=fields["Signature"],
+                            key=fields["key"], data=data, content_type=content_type)
     except UploadError as err:
         return _oss_error(err, request_id)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError):
         return _oss_error(UploadError(400, "InvalidPolicyDocument", "The policy is malformed."), request_id)
-    status = int(str(form.get("success_action_status", "204")) or 204)
-    return Response(status_code=200 if status == 200 else 204)
+    status = 200 if fields["success_action_status"].strip() == "200" else 204
+    return Response(status_code=status, headers={"X-Request-Id": request_id})
