@@ -14,6 +14,8 @@ APT_PACKAGES=(
   tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-vie tesseract-ocr-jpn
   # real LaTeX for rendered formulas (formula tests, train/formula data generator)
   texlive-latex-base texlive-fonts-recommended dvipng
+  # the store tests start a throwaway PostgreSQL cluster (initdb/pg_ctl) beside SQLite
+  postgresql
 )
 
 missing=()
