@@ -131,14 +131,15 @@ def lean_service(tmp_path_factory: pytest.TempPathFactory):
 
 
 @contextlib.contextmanager
-def serve(service) -> Iterator[str]:  # noqa: ANN001
-    """Run ``service`` behind uvicorn on a free loopback port; yields its origin."""
+def serve(service, app=None) -> Iterator[str]:  # noqa: ANN001
+    """Run ``service`` (or an app made by ``create_app``) behind uvicorn on a free loopback
+    port; yields its origin."""
     import uvicorn
 
     from ocrgate.api.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(service=service), host="127.0.0.1", port=port,
+    config = uvicorn.Config(app or create_app(service=service), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

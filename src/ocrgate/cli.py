@@ -1,4 +1,5 @@
-"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``."""
+"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``, and the operator commands
+(``keys``, ``accounts``, ``usage``: admin.py; ``eval``: eval/command.py)."""
 
 from __future__ import annotations
 
@@ -27,22 +28,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
+    from .logs import configure as configure_logs
+    from .store import Store
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.api_key:
         overrides["api_keys"] = args.api_key
     settings = load_settings(args.config, **overrides)
-    if settings.open_mode:
+    configure_logs(settings.log_format, args.log_level.upper())
+    store = Store.open(settings.data_dir, settings.database_url)
+    if settings.open_mode and not settings.admin_keys and not store.keys.any_active():
         if not _is_loopback(settings.host):
             log.warning("no API key configured: refusing to listen on %s; binding 127.0.0.1 only",
                         settings.host)
         settings.host = "127.0.0.1"
         log.warning("no API key configured: any key is accepted and the server listens on "
                     "127.0.0.1 only (set api_keys or OCRGATE_API_KEYS to serve other hosts)")
-    app = create_app(settings)
-    log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1)",
-             settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    app = create_app(settings, store=store)
+    log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1; "
+             "store: %s)", settings.host, settings.port, store.backend)
+    # log_config=None: uvicorn's loggers go through the handler configured above (text or JSON)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                log_config=None)
+    store.close()
     return 0
 
 
@@ -124,9 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_formula_export)
     export.add_argument("rest", nargs=argparse.REMAINDER)
 
+    from .admin import register as register_admin
     from .eval.command import register as register_eval
 
     register_eval(sub)
+    register_admin(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from .request import OcrRequest, Sampling, check_params
 from .result import OcrResult
 from .tasks.catalog import DEFAULT_PROMPT, Task, parse_task, task_prompt
 from .tasks.schema import validate_schema
+from .timings import Timings, stage
 from .uploads import UploadStore
 
 log = logging.getLogger("ocrgate")
@@ -80,6 +81,7 @@ class OcrService:
         account: str = "default",
         allow_file: bool = False,
         oss_allowed: bool = True,
+        timings: Timings | None = None,
     ) -> OcrRequest:
         """Validate everything and load the images: the one place a request is normalised."""
         spec = resolve_model(model)
@@ -118,6 +120,7 @@ class OcrService:
             max_frames=self.settings.max_frames,
             pdf=(PdfSettings(self.settings.pdf_max_pages, self.settings.pdf_dpi)
                  if self.settings.pdf_rasterize else None),
+            timings=timings,
         )
         text_tokens = tokenizer.prompt_tokens(prompt)
         total = text_tokens + sum(img.tokens for img in loaded)
@@ -143,6 +146,11 @@ class OcrService:
             return self.registry.engines[request.engine]
         return self.registry.route(request.spec, request.task)
 
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for an engine slot now (the /metrics gauge)."""
+        return self._waiting
+
     def _acquire(self) -> None:
         with self._waiting_lock:
             if self._waiting >= self.settings.max_queue:
@@ -155,20 +163,23 @@ class OcrService:
             with self._waiting_lock:
                 self._waiting -= 1
 
-    def run(self, request: OcrRequest) -> Completion:
+    def run(self, request: OcrRequest, timings: Timings | None = None) -> Completion:
         engine = self._engine(request)
-        self._acquire()
+        with stage(timings, "queue"):
+            self._acquire()
         try:
-            result = engine.run(request)
+            with stage(timings, "engine"):
+                result = engine.run(request)
         except OcrError:
             raise
         except Exception as exc:  # an engine bug must not look like a client error
             raise _engine_failure(engine, exc) from exc
         finally:
             self._slots.release()
-        return complete(request, result)
+        with stage(timings, "render"):
+            return complete(request, result)
 
-    def stream(self, request: OcrRequest) -> Iterator[StreamEvent]:
+    def stream(self, request: OcrRequest, timings: Timings | None = None) -> Iterator[StreamEvent]:
         """Stream a completion.
 
         Engines that generate tokens (VLMs) pass their deltas through as they come, with
@@ -177,18 +188,20 @@ class OcrService:
         """
         engine = self._engine(request)
         if not engine.capabilities.streams_tokens or getattr(engine, "stream", None) is None:
-            completion = self.run(request)
+            completion = self.run(request, timings)
             tokens = 0
             for delta, tokens in pieces(completion.text):
                 yield StreamEvent(delta, min(tokens, completion.usage.output_tokens))
             yield StreamEvent("", completion.usage.output_tokens, final=completion)
             return
-        self._acquire()
+        with stage(timings, "queue"):
+            self._acquire()
         try:
             tokens = 0
-            for item in engine_stream(engine, request):
+            for item in _timed(engine_stream(engine, request), timings, "engine"):
                 if isinstance(item, OcrResult):
-                    completion = complete(request, item)
+                    with stage(timings, "render"):
+                        completion = complete(request, item)
                     yield StreamEvent("", completion.usage.output_tokens, final=completion)
                     return
                 counted = getattr(item, "tokens", None)
@@ -202,6 +215,16 @@ class OcrService:
             raise _engine_failure(engine, exc) from exc
         finally:
             self._slots.release()
+
+
+def _timed(items: Iterator[Any], timings: Timings | None, name: str) -> Iterator[Any]:
+    """``items``, with the time spent producing them (not the consumer's) added to ``name``."""
+    while True:
+        with stage(timings, name):
+            item = next(items, StopIteration)
+        if item is StopIteration:
+            return
+        yield item
 
 
 def _engine_failure(engine: Engine, exc: Exception) -> OcrError:

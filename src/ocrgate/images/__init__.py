@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import OcrError, invalid_parameter
 from ..model_specs import ModelSpec
 from ..request import PreparedImage
+from ..timings import Timings, stage
 from .decode import (
     DEFAULT_MAX_FRAME_PIXELS,
     DEFAULT_MAX_FRAMES,
@@ -100,6 +101,7 @@ def load_images(
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS,
     pdf: PdfSettings | None = None,
+    timings: Timings | None = None,
 ) -> list[PreparedImage]:
     """Fetch, decode, validate and size every item, in order (one entry per frame).
 
@@ -112,13 +114,15 @@ def load_images(
     total = 0
     f = spec.patch
     for index, (item, (lo, hi)) in enumerate(zip(items, bounds, strict=True)):
-        data, kind = fetch_bytes(item.source, fetch, resolve_oss=resolve_oss,
-                                 allow_file=allow_file)
-        if pdf is not None and is_pdf(data):
-            frames = rasterize_pdf(data, pdf, max_pixels=hi)
-        else:
-            frames = decode_image(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames,
-                                  max_total_pixels=max_total_pixels)
+        with stage(timings, "fetch"):
+            data, kind = fetch_bytes(item.source, fetch, resolve_oss=resolve_oss,
+                                     allow_file=allow_file)
+        with stage(timings, "decode"):
+            if pdf is not None and is_pdf(data):
+                frames = rasterize_pdf(data, pdf, max_pixels=hi)
+            else:
+                frames = decode_image(data, max_frame_pixels=max_frame_pixels,
+                                      max_frames=max_frames, max_total_pixels=max_total_pixels)
         del data
         multi = len(frames) > 1
         for page, arr in enumerate(frames):

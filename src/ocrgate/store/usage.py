@@ -133,6 +133,36 @@ class UsageRepository:
         for row in rows:
             group = row[1] if column is not None else None
             nums = row[2:] if column is not None else row[1:]
-            out.append(UsageSummary(row[0], None if group is None else str(group),
-                                    *(int(n or 0) for n in nums[:6]), float(nums[6] or 0.0)))
+            requests, failed, inp, txt, img, outp = (int(n or 0) for n in nums[:6])
+            out.append(UsageSummary(row[0], None if group is None else str(group), requests, failed,
+                                    inp, txt, img, outp, float(nums[6] or 0.0)))
         return out
+
+
+def parse_when(text: str) -> float:
+    """``YYYY-MM-DD``, an ISO date-time (UTC unless it names an offset) or epoch seconds."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a date or time: {text!r} (use YYYY-MM-DD, an ISO date-time "
+                         "or epoch seconds)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def summary_dict(row: UsageSummary, by: str | None) -> dict[str, Any]:
+    """A report row as JSON / CSV fields."""
+    out: dict[str, Any] = {"account": row.account_id}
+    if by is not None:
+        out[by] = row.group
+    out.update(requests=row.requests, failed=row.failed, input_tokens=row.input_tokens,
+               text_tokens=row.text_tokens, image_tokens=row.image_tokens,
+               output_tokens=row.output_tokens, total_tokens=row.total_tokens,
+               cost=round(row.cost, 8))
+    return out

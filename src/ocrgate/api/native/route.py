@@ -17,6 +17,7 @@ from ...render.completion import Usage
 from ...request import OcrRequest
 from ...service import OcrService, StreamEvent
 from ..errors import from_validation, native_response
+from ..gate import Meter
 from .protocol import NativeRequest, to_call
 
 router = APIRouter()
@@ -37,10 +38,11 @@ async def read_json(request: Request) -> object:
 async def generation(request: Request) -> Response:
     request_id = str(uuid.uuid4())
     service: OcrService = request.app.state.service
+    meter: Meter = request.app.state.gate.meter("native", request_id)
     try:
         if request.headers.get("x-dashscope-async", "").lower() == "enable":
             raise OcrError(403, "AccessDenied", "current user api does not support asynchronous calls")
-        account = request.app.state.keys.account(request)
+        account = meter.authenticate(request).account
         data = await read_json(request)
         try:
             body = NativeRequest.model_validate(data)
@@ -58,23 +60,30 @@ async def generation(request: Request) -> Response:
 
             matched, matched_schema = match_prompt(user_text)
             task, schema = (matched.value if matched else None), matched_schema
+        meter.admit(call.model, task, sse)
         ocr_request = await run_in_threadpool(
             lambda: service.prepare(model=call.model, images=call.images, task=task, schema=schema,
                                     user_text=user_text, params=call.params, account=account,
-                                    oss_allowed=oss_ok))
+                                    oss_allowed=oss_ok, timings=meter.timings))
+        meter.prepared(ocr_request)
         if not sse:
-            completion = await run_in_threadpool(service.run, ocr_request)
-            return JSONResponse(native.body(completion, request_id), headers={"X-Request-Id": request_id})
-        events = service.stream(ocr_request)
+            completion = await run_in_threadpool(service.run, ocr_request, meter.timings)
+            response = JSONResponse(native.body(completion, request_id),
+                                    headers={"X-Request-Id": request_id})
+            meter.succeeded(completion.usage)
+            return response
+        events = service.stream(ocr_request, meter.timings)
         first = await run_in_threadpool(next, events)  # errors before the first event are JSON errors
     except OcrError as err:
+        meter.failed(err)
         return native_response(err, request_id)
     except Exception:  # noqa: BLE001 - last resort: never leak a traceback as a 500 page
         request.app.state.log.exception("native request %s failed", request_id)
+        meter.failed(internal_error())
         return native_response(internal_error(), request_id)
 
     async def body_iter() -> AsyncIterator[str]:
-        async for chunk in iterate_in_threadpool(_sse(first, events, incremental, request_id, ocr_request)):
+        async for chunk in iterate_in_threadpool(_sse(first, events, incremental, meter, ocr_request)):
             yield chunk
 
     return StreamingResponse(
@@ -84,10 +93,12 @@ async def generation(request: Request) -> Response:
     )
 
 
-def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, request_id: str,
+def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, meter: Meter,
          ocr_request: OcrRequest) -> Iterator[str]:
+    request_id = meter.request_id
     so_far = ""
     event_id = 0
+    sent = _running_usage(ocr_request, 0)
     try:
         for event in _chain(first, rest):
             event_id += 1
@@ -95,23 +106,30 @@ def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, req
                 completion = event.final
                 usage = native.usage_body(completion.usage)
                 text = "" if incremental else completion.text
+                sent = completion.usage
                 yield native.sse_event(event_id, native.chunk(
                     text, completion.finish_reason, usage, request_id, completion.ocr_result))
+                meter.succeeded(completion.usage)
                 return
             so_far += event.delta
             text = event.delta if incremental else so_far
-            yield native.sse_event(event_id, native.chunk(text, "null", _running_usage(ocr_request, event), request_id))
+            sent = _running_usage(ocr_request, event.output_tokens)
+            yield native.sse_event(event_id, native.chunk(text, "null", native.usage_body(sent), request_id))
     except OcrError as err:
+        meter.failed(err)
         yield native.sse_event(event_id + 1, {"code": err.code, "message": err.message,
                                               "request_id": request_id}, event="error", status=err.status)
     except Exception:  # noqa: BLE001
         error = internal_error()
+        meter.failed(error)
         yield native.sse_event(event_id + 1, {"code": error.code, "message": error.message,
                                               "request_id": request_id}, event="error", status=500)
+    finally:
+        meter.client_gone(sent)  # no-op unless the client left before the end
 
 
-def _running_usage(request: OcrRequest, event: StreamEvent) -> dict[str, object]:
-    return native.usage_body(Usage(request.text_tokens, request.image_tokens, event.output_tokens))
+def _running_usage(request: OcrRequest, output_tokens: int) -> Usage:
+    return Usage(request.text_tokens, request.image_tokens, output_tokens)
 
 
 def _chain(first: StreamEvent, rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
