@@ -27,15 +27,16 @@ def _is_loopback(host: str) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .api.app import create_app
     from .logs import configure as configure_logs
-    from .store import Store
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.api_key:
         overrides["api_keys"] = args.api_key
     settings = load_settings(args.config, **overrides)
     configure_logs(settings.log_format, args.log_level.upper())
+    from .api.app import create_app
+    from .store import Store
+
     store = Store.open(settings.data_dir, settings.database_url)
     if settings.open_mode and not settings.admin_keys and not store.keys.any_active():
         if not _is_loopback(settings.host):
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin and migration chatter
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -70,12 +70,12 @@ class Authenticator:
             digest = hash_key(key)
             if self._match(digest, self._admin):
                 return Principal("admin", "admin-" + digest[:12], admin=True)
+            if self._match(digest, self._config):  # in memory: before the store's query
+                return Principal(self._default_account, "cfg-" + digest[:12])
             grant = self._store.keys.lookup(key)
             if grant is not None:
                 return Principal(grant.account_id, grant.key_id, grant.key_rpm, grant.key_tpm,
                                  grant.account_rpm, grant.account_tpm)
-            if self._match(digest, self._config):
-                return Principal(self._default_account, "cfg-" + digest[:12])
         if self.open_mode():
             if not key:
                 return Principal("anonymous", None)

@@ -31,7 +31,7 @@ class Store:
             migrate(self.engine)
         self.sessions = session_factory(self.engine)
         self.accounts = AccountRepository(self.sessions)
-        self.keys = KeyRepository(self.sessions)
+        self.keys = KeyRepository(self.sessions, self.engine)
         self.usage = UsageRepository(self.sessions)
         self.files = FileRepository(self.sessions, files_root)
 

@@ -10,7 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Account, ApiKey
@@ -118,9 +118,16 @@ class AccountRepository:
             return [_account_info(r) for r in session.scalars(select(Account).order_by(Account.id))]
 
 
+# the per-request lookup: built once, run on a bare connection (no ORM session: ~2x faster)
+_LOOKUP = (select(ApiKey.id, ApiKey.account_id, ApiKey.rpm, ApiKey.tpm, Account.rpm, Account.tpm)
+           .join(Account, Account.id == ApiKey.account_id)
+           .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)))
+
+
 class KeyRepository:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], engine: Engine) -> None:
         self._sessions = sessions
+        self._engine = engine
 
     def create(self, account_id: str, name: str | None = None, rpm: int | None = None,
                tpm: int | None = None) -> NewKey:
@@ -152,14 +159,11 @@ class KeyRepository:
 
     def lookup(self, secret: str) -> KeyGrant | None:
         """The grant of an active key with this secret, else None (one indexed query)."""
-        query = (select(ApiKey.id, ApiKey.account_id, ApiKey.rpm, ApiKey.tpm, Account.rpm, Account.tpm)
-                 .join(Account, Account.id == ApiKey.account_id)
-                 .where(ApiKey.key_hash == hash_key(secret), ApiKey.revoked_at.is_(None)))
-        with self._sessions() as session:
-            row = session.execute(query).first()
+        with self._engine.connect() as conn:
+            row = conn.execute(_LOOKUP, {"key_hash": hash_key(secret)}).first()
         return KeyGrant(*row) if row else None
 
     def any_active(self) -> bool:
-        with self._sessions() as session:
-            return session.execute(
+        with self._engine.connect() as conn:
+            return conn.execute(
                 select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)).first() is not None

@@ -99,9 +99,14 @@ async def chat_completions(request: Request) -> Response:
         finally:
             meter.client_gone(sent)  # no-op unless the client left before the end
 
+    chunks = lines()
+
     async def body_iter() -> AsyncIterator[str]:
-        async for line in iterate_in_threadpool(lines()):
-            yield line
+        try:
+            async for line in iterate_in_threadpool(chunks):
+                yield line
+        finally:
+            chunks.close()  # a client that left: recorded now, not whenever the GC gets to it
 
     return StreamingResponse(body_iter(), media_type="text/event-stream",
                              headers={"X-Request-Id": request_id, "Cache-Control": "no-cache"})

@@ -82,9 +82,14 @@ async def generation(request: Request) -> Response:
         meter.failed(internal_error())
         return native_response(internal_error(), request_id)
 
+    chunks = _sse(first, events, incremental, meter, ocr_request)
+
     async def body_iter() -> AsyncIterator[str]:
-        async for chunk in iterate_in_threadpool(_sse(first, events, incremental, meter, ocr_request)):
-            yield chunk
+        try:
+            async for chunk in iterate_in_threadpool(chunks):
+                yield chunk
+        finally:
+            chunks.close()  # a client that left: recorded now, not whenever the GC gets to it
 
     return StreamingResponse(
         body_iter(),
