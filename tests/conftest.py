@@ -168,3 +168,14 @@ def lean_server(lean_service) -> Iterator[str]:
     """:func:`lean_service` behind uvicorn on loopback."""
     with serve(lean_service) as origin:
         yield origin
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (tests/pg.py) for the session; its server URL."""
+    from tests import pg
+
+    if pg.find_bin_dir() is None:
+        pytest.skip("PostgreSQL server binaries (Debian package postgresql) are not installed")
+    with pg.cluster() as url:
+        yield url

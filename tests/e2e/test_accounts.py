@@ -4,6 +4,7 @@ of uploads, the admin report, /metrics, /health and /ready."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -25,6 +26,7 @@ from ocrgate.api.app import create_app
 from ocrgate.metering import cost
 from ocrgate.store import Store, UsageEntry
 from ocrgate.tasks.catalog import DEFAULT_PROMPT
+from tests import pg
 from tests.conftest import API_KEY, REPO, data_url, png_bytes, render_lines, serve
 
 ADMIN_KEY = "sk-admin-test"
@@ -37,6 +39,7 @@ class Deployment:
     store: Store
     data_dir: Path
     app: object
+    database_url: str | None
 
     def flush(self) -> None:
         assert self.app.state.gate.ledger.flush(10)  # type: ignore[attr-defined]
@@ -46,16 +49,23 @@ class Deployment:
         return {r.request_id: r for r in self.store.usage.rows()}
 
 
-@pytest.fixture(scope="module")
-def deployment(lean_service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:  # noqa: ANN001
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def deployment(request: pytest.FixtureRequest, lean_service,  # noqa: ANN001
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The lean engine behind an app with its own store: SQLite under data_dir, or a
+    database on the test PostgreSQL cluster (both run every test here)."""
     data_dir = tmp_path_factory.mktemp("accounts")
-    settings = dataclasses.replace(lean_service.settings, data_dir=str(data_dir),
-                                   api_keys=[API_KEY], admin_keys=[ADMIN_KEY], upload_policy_qps=3)
-    store = Store.open(data_dir)
-    app = create_app(settings, service=lean_service, store=store)
-    with serve(lean_service, app=app) as origin:
-        yield Deployment(origin, store, data_dir, app)
-    store.close()
+    with contextlib.ExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = stack.enter_context(pg.database(request.getfixturevalue("pg_server")))
+        settings = dataclasses.replace(lean_service.settings, data_dir=str(data_dir), database_url=url,
+                                       api_keys=[API_KEY], admin_keys=[ADMIN_KEY], upload_policy_qps=3)
+        store = Store.open(data_dir, url)
+        stack.callback(store.close)
+        app = create_app(settings, service=lean_service, store=store)
+        with serve(lean_service, app=app) as origin:
+            yield Deployment(origin, store, data_dir, app, url)
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +188,9 @@ def _cli(dep: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OCRGATE_DATA_DIR": str(dep.data_dir),
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     env.pop("OCRGATE_CONFIG", None)
+    env.pop("OCRGATE_DATABASE_URL", None)
+    if dep.database_url:
+        env["OCRGATE_DATABASE_URL"] = dep.database_url
     return subprocess.run([sys.executable, "-m", "ocrgate.cli", *args], capture_output=True,
                           text=True, timeout=120, env=env)
 
@@ -295,7 +308,8 @@ def test_metrics_health_ready(deployment: Deployment, image: str) -> None:
     assert tokens["image"] == sum(r.image_tokens for r in rows)
     assert httpx.get(f"{deployment.origin}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{deployment.origin}/ready")
-    assert ready.status_code == 200 and ready.json()["store"] == {"backend": "sqlite", "reachable": True}
+    assert ready.status_code == 200
+    assert ready.json()["store"] == {"backend": deployment.store.backend, "reachable": True}
 
 
 def test_ready_is_503_without_store(lean_service, tmp_path: Path) -> None:  # noqa: ANN001

@@ -11,14 +11,6 @@ from ocrgate.store import Store
 from tests import pg
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    if pg.find_bin_dir() is None:
-        pytest.skip("PostgreSQL server binaries (Debian package postgresql) are not installed")
-    with pg.cluster() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
