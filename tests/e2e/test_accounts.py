@@ -104,6 +104,9 @@ def test_rpm_breach_is_rate_quota_in_both_dialects(deployment: Deployment, image
     _native(deployment, key, image, model="qwen-vl-ocr")
     rsp = _native(deployment, key, image, model="qwen-vl-ocr")
     assert (rsp.status_code, rsp.code) == (429, "Throttling.RateQuota")
+    row = deployment.rows()[rsp.request_id]  # throttled requests are in the ledger too
+    assert (row.account_id, row.status, row.error_code, row.output_tokens, row.cost) == (
+        "team-rpm", 429, "Throttling.RateQuota", 0, 0.0)
 
 
 def test_tpm_counts_used_tokens_and_is_allocation_quota(deployment: Deployment, image: str) -> None:
