@@ -124,6 +124,8 @@ class Meter:
                 output_tokens=usage.output_tokens, error_code=error_code,
                 latency_ms=round(latency * 1000, 3), cost=cost, created_at=self._created_at))
         self._observe(status, usage, latency)
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info("%s %s %s %d %.0f ms", self.dialect, self.model, self.task or "-", status,
                  latency * 1000, extra={
                      "account": self.principal.account if self.principal else None,
