@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TypedDict
 
 from fastapi import APIRouter, Request
@@ -68,7 +68,7 @@ async def chat_completions(request: Request) -> Response:
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
-    def lines() -> Iterator[str]:
+    def lines() -> Generator[str, None, None]:
         common = _ChunkIds(completion_id=completion_id, created=created, model=model)
         sent = Usage(ocr_request.text_tokens, ocr_request.image_tokens, 0)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -99,7 +99,7 @@ async def generation(request: Request) -> Response:
 
 
 def _sse(first: StreamEvent, rest: Iterator[StreamEvent], incremental: bool, meter: Meter,
-         ocr_request: OcrRequest) -> Iterator[str]:
+         ocr_request: OcrRequest) -> Generator[str, None, None]:
     request_id = meter.request_id
     so_far = ""
     event_id = 0
