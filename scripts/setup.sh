@@ -25,6 +25,8 @@ APT_PACKAGES=(
   texlive-latex-base texlive-fonts-recommended dvipng
   # headless browser for the playground tests (tests/web, driven by Playwright)
   chromium
+  # the store tests start a throwaway PostgreSQL cluster (initdb/pg_ctl) beside SQLite
+  postgresql
 )
 # Node.js + npm build the playground and run the openai Node SDK tests; Debian's own
 # only where the machine has none

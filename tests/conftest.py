@@ -131,15 +131,15 @@ def lean_service(tmp_path_factory: pytest.TempPathFactory):
 
 
 @contextlib.contextmanager
-def serve(service, **app_options) -> Iterator[str]:  # noqa: ANN001
-    """Run ``service`` behind uvicorn on a free loopback port; yields its origin.
-    ``app_options`` go to ``create_app`` (e.g. ``max_body_bytes``)."""
+def serve(service, app=None, **app_options) -> Iterator[str]:  # noqa: ANN001
+    """Run ``service`` (or an app made by ``create_app``) behind uvicorn on a free loopback
+    port; yields its origin. ``app_options`` go to ``create_app`` (e.g. ``max_body_bytes``)."""
     import uvicorn
 
     from ocrgate.api.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(service=service, **app_options), host="127.0.0.1", port=port,
+    config = uvicorn.Config(app or create_app(service=service, **app_options), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -168,3 +168,14 @@ def lean_server(lean_service) -> Iterator[str]:
     """:func:`lean_service` behind uvicorn on loopback."""
     with serve(lean_service) as origin:
         yield origin
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (tests/pg.py) for the session; its server URL."""
+    from tests import pg
+
+    if pg.find_bin_dir() is None:
+        pytest.skip("PostgreSQL server binaries (Debian package postgresql) are not installed")
+    with pg.cluster() as url:
+        yield url

@@ -55,3 +55,29 @@ def test_default_engine_and_its_legacy_spelling(tmp_path: Path) -> None:
     cfg.write_text('default_engine = "embedded"\n[engine]\ndisabled_tasks = ["multi_lan"]\n')
     s = load_settings(cfg)
     assert (s.default_engine, s.engine.disabled_tasks) == ("embedded", ["multi_lan"])
+
+
+def test_team_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "team.toml"
+    cfg.write_text('admin_keys = ["sha256:' + "ab" * 32 + '"]\nlog_format = "json"\n'
+                   '[prices."qwen-vl-ocr-latest"]\noutput = 0.001\n'
+                   '[prices."my-alias"]\ninput = 1.0\noutput = 2.0\n'
+                   '[rate_limits."qwen-vl-ocr"]\nrpm = 30\n')
+    monkeypatch.setenv("OCRGATE_DATABASE_URL", "postgresql://ocr@db/ocrgate")
+    monkeypatch.setenv("OCRGATE_API_KEYS", "sk-one, sk-two")
+    monkeypatch.setenv("OCRGATE_RATE_LIMITING", "false")
+    s = load_settings(cfg)
+    assert s.database_url == "postgresql://ocr@db/ocrgate"
+    assert s.api_keys == ["sk-one", "sk-two"] and not s.rate_limiting
+    assert s.prices["qwen-vl-ocr-latest"] == {"input": 0.0003, "output": 0.001}  # merged over §9.2
+    assert s.prices["my-alias"] == {"input": 1.0, "output": 2.0}
+    assert s.rate_limits["qwen-vl-ocr"] == {"rpm": 30, "tpm": 6_000_000}
+    assert s.rate_limits["qwen-vl-ocr-latest"] == {"rpm": 1200, "tpm": 6_000_000}
+    assert s.log_format == "json" and s.batch_price_ratio == 0.5
+
+
+def test_bad_price_table_in_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[prices."qwen-vl-ocr"]\ninput = "cheap"\n')
+    with pytest.raises(ValueError, match="prices.qwen-vl-ocr.input"):
+        load_settings(cfg)

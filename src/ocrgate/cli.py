@@ -1,4 +1,5 @@
-"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``."""
+"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``, and the operator commands
+(``keys``, ``accounts``, ``usage``: admin.py; ``eval``: eval/command.py)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,18 @@ def _is_loopback(host: str) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .api.app import create_app
+    from .logs import configure as configure_logs
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.api_key:
         overrides["api_keys"] = args.api_key
     settings = load_settings(args.config, **overrides)
-    if settings.open_mode:
+    configure_logs(settings.log_format, args.log_level.upper())
+    from .api.app import create_app
+    from .store import Store
+
+    store = Store.open(settings.data_dir, settings.database_url)
+    if settings.open_mode and not settings.admin_keys and not store.keys.any_active():
         if not _is_loopback(settings.host):
             log.warning("no API key configured: refusing to listen on %s; binding 127.0.0.1 only",
                         settings.host)
@@ -42,13 +48,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .service import OcrService
 
     service = OcrService(settings, serving=True)
-    app = create_app(service=service)
-    log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1)",
-             settings.host, settings.port)
+    app = create_app(settings, service=service, store=store)
+    log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1; "
+             "store: %s)", settings.host, settings.port, store.backend)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+        # log_config=None: uvicorn's loggers go through the handler configured above (text or JSON)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                    log_config=None)
     finally:
         service.close()
+        store.close()
     return 0
 
 
@@ -130,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_formula_export)
     export.add_argument("rest", nargs=argparse.REMAINDER)
 
+    from .admin import register as register_admin
     from .build.model_install import register as register_models
     from .doctor import register as register_doctor
     from .eval.command import register as register_eval
@@ -137,11 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     register_models(sub)
     register_doctor(sub)
     register_eval(sub)
+    register_admin(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin and migration chatter
     args = build_parser().parse_args(argv)
     from .engines.embedded.nets.files import ModelMissing
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .engines.embedded.settings import EmbeddedSettings
+from .metering import DEFAULT_LIMITS, DEFAULT_PRICES, limit_table, price_table
 
 
 @dataclass
@@ -214,6 +215,28 @@ class Settings:
     """Further engines by name: ``EmbeddedSettings``, ``LocalVlmConfig`` or ``RemoteConfig``."""
     routes: dict[str, dict[str, str]] = field(default_factory=dict)
     """Model name (alias, snapshot or ``*``) -> task (or ``default``/``free_prompt``) -> engine."""
+    database_url: str | None = None
+    """The store: ``postgresql://user:pass@host/db`` for several servers; unset: SQLite
+    (WAL) at ``<data_dir>/ocrgate.db``. Migrated to the newest schema at start."""
+    default_account: str = "default"
+    """The account of the keys in ``api_keys`` (keys made with ``ocrgate keys create`` name theirs)."""
+    admin_keys: list[str] = field(default_factory=list)
+    """Keys (plain or ``sha256:<hex>``) that may call the admin endpoints (``/admin/v1/…``)."""
+    rate_limiting: bool = True
+    """Enforce RPM/TPM per account and model (``rate_limits``, account and key overrides)."""
+    rate_limits: dict[str, dict[str, int]] = field(default_factory=lambda: limit_table(DEFAULT_LIMITS))
+    """Model -> ``{rpm, tpm}`` defaults per account (spec §9.3); a table in the file merges over them."""
+    upload_policy_qps: int = 100
+    """getPolicy calls per second per account and model (spec §3.2)."""
+    usage_ledger: bool = True
+    """Record one usage row per generation request in the store."""
+    prices: dict[str, dict[str, float]] = field(default_factory=lambda: price_table(DEFAULT_PRICES))
+    """Model -> ``{input, output}`` price per 1,000 tokens (spec §9.2, Beijing, 元)."""
+    batch_price_ratio: float = 0.5
+    """Batch lines are billed at this share of the price (spec §9.2)."""
+    currency: str = "CNY"
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line, with the request id)."""
 
     @property
     def open_mode(self) -> bool:
@@ -261,6 +284,10 @@ def _apply(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
                             for name, table in value.items()})
         elif isinstance(obj, Settings) and key == "routes":
             current.update(_routes(value))
+        elif isinstance(obj, Settings) and key in ("prices", "rate_limits"):
+            parse = price_table if key == "prices" else limit_table
+            for model, row in parse(value).items():  # merged over the defaults, row by row
+                current[model] = {**current.get(model, {}), **row}
         else:
             setattr(obj, key, value)
 

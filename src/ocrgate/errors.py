@@ -26,6 +26,7 @@ _COMPAT: dict[str, tuple[str, str]] = {
     "RequestTimeOut": ("request_timeout", "request_timeout"),
     "Throttling": ("limit_requests", "limit_requests"),
     "Throttling.RateQuota": ("limit_requests", "limit_requests"),
+    "Throttling.AllocationQuota": ("insufficient_quota", "Throttling.AllocationQuota"),
     "InternalError": ("internal_error", "internal_error"),
     "InternalError.Algo": ("internal_error", "internal_error"),
     "InternalError.Timeout": ("internal_error", "internal_error"),
@@ -85,6 +86,8 @@ class OcrError(Exception):
     message: str
     param: str | None = None
     compat_message: str | None = None
+    retry_after_s: int | None = None
+    """Seconds for the ``Retry-After`` header of a 429 (1 when unset)."""
 
     def __post_init__(self) -> None:
         self.message = safe_text(self.message)
@@ -136,6 +139,19 @@ def model_not_found(model: str) -> OcrError:
     return OcrError(404, "ModelNotFound", "Model can not be found.",
                     param="model",
                     compat_message=f"The model `{echo(model)}` does not exist or you do not have access to it.")
+
+
+def rate_quota(retry_after_s: int) -> OcrError:
+    """RPM exceeded for the account (or key) and model (spec §9.3)."""
+    return OcrError(429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later.",
+                    retry_after_s=retry_after_s)
+
+
+def allocation_quota(retry_after_s: int) -> OcrError:
+    """TPM exceeded for the account (or key) and model (spec §9.3)."""
+    return OcrError(429, "Throttling.AllocationQuota",
+                    "Allocated quota exceeded, please increase your quota limit.",
+                    retry_after_s=retry_after_s)
 
 
 def internal_error(detail: str | None = None) -> OcrError:

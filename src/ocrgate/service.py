@@ -171,6 +171,11 @@ class OcrService:
             for image in request.images:
                 image.release()
 
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for an engine slot now (the /metrics gauge)."""
+        return self.admission.waiting
+
     def close(self) -> None:
         """Stop engine worker processes (a server's shutdown)."""
         for engine in self.registry.engines.values():

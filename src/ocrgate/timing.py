@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+STAGES = ("fetch", "decode", "queue", "engine", "render")
+"""The stages of every request (the engine marks finer ones inside ``engine``)."""
+
 _current: ContextVar[dict[str, float] | None] = ContextVar("ocrgate_timings", default=None)
 
 
@@ -38,6 +41,12 @@ def record() -> Iterator[dict[str, float]]:
         yield times
     finally:
         _current.reset(token)
+
+
+def attach(times: dict[str, float]) -> None:
+    """Record the rest of the current request's work (this task and the threads it starts
+    from here on) into ``times``; for an edge that owns the request until its end."""
+    _current.set(times)
 
 
 def add(times: dict[str, float]) -> None:

@@ -1,20 +1,31 @@
-"""The FastAPI application: routers of both dialects plus uploads and health, behind the edge
-middleware (request ids, last-resort errors, body cap) and the dialect error handlers."""
+"""The FastAPI application: routers of both dialects plus uploads, admin, the playground, health
+and metrics, behind the edge middleware (request ids, last-resort errors, body cap) and the
+dialect error handlers."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..service import OcrService
+from ..store import Store
 from . import errors
-from .auth import KeyRing
+from .admin import router as admin_router
 from .compatible.route import router as compatible_router
 from .edge import BodyCap, EdgeGuard
+from .gate import Gate
+from .metrics import Metrics
 from .native.route import router as native_router
 from .playground import mount_playground
 from .uploads.route import router as uploads_router
+
+log = logging.getLogger("ocrgate.api")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest request body (several 10 MB data URLs fit); larger is a 413."""
@@ -22,12 +33,39 @@ UPLOAD_OVERHEAD_BYTES = 1024 * 1024
 """Room for the multipart fields around an upload of the largest allowed file."""
 
 
+def engine_states(service: OcrService) -> dict[str, str]:
+    """Per engine: ``ready``, or ``starting`` while its worker processes load (never blocks)."""
+    states = {}
+    for name, engine in service.registry.engines.items():
+        ready = getattr(engine, "ready", True)
+        states[name] = "ready" if ready else "starting"
+    return states
+
+
 def create_app(settings: Settings | None = None, service: OcrService | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+               store: Store | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """``settings`` configure the service built here, else only the edge (keys, limits,
+    ledger) around the given ``service`` (default: the service's own). ``store``: an open
+    store to use (else opened from the settings, migrated, and closed with the app)."""
     service = service or OcrService(settings)
-    app = FastAPI(title="ocrgate", version="0.1.0", docs_url="/docs", redoc_url=None)
+    settings = settings or service.settings
+    owns_store = store is None
+    store = store or Store.open(settings.data_dir, settings.database_url)
+    metrics = Metrics(queue_depth=lambda: service.queue_depth)
+    gate = Gate.build(settings, store, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        gate.ledger.close()  # the rows of the last requests reach the store
+        if owns_store:
+            store.close()
+
+    app = FastAPI(title="ocrgate", version="0.1.0", docs_url="/docs", redoc_url=None,
+                  lifespan=lifespan)
     app.state.service = service
-    app.state.keys = KeyRing(service.settings.api_keys)
+    app.state.gate = gate
+    app.state.log = log
 
     upload_cap = service.uploads.max_file_size_mb * 1024 * 1024 + UPLOAD_OVERHEAD_BYTES
     app.add_middleware(BodyCap, max_bytes=max_body_bytes,
@@ -38,12 +76,40 @@ def create_app(settings: Settings | None = None, service: OcrService | None = No
     app.include_router(native_router)
     app.include_router(compatible_router)
     app.include_router(uploads_router)
+    app.include_router(admin_router)
     mount_playground(app)
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        engine = service.registry.engines[service.registry.default]
-        return JSONResponse({"status": "ok", "engine": engine.name,
-                             "tasks": sorted(t.value for t in engine.capabilities.tasks)})
+        """Alive, with the default engine's tasks once it is ready."""
+        name = service.registry.default
+        engine = service.registry.engines[name]
+        body: dict[str, object] = {"status": "ok", "engine": engine.name,
+                                   "state": engine_states(service)[name]}
+        if body["state"] == "ready":
+            body["tasks"] = sorted(t.value for t in engine.capabilities.tasks)
+        return JSONResponse(body)
+
+    @app.get("/health")
+    async def health() -> Response:
+        """Alive: the process answers."""
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        """Ready: every engine loaded (worker processes up) and the store answering; 503
+        otherwise, saying which part is not."""
+        store_ok = await run_in_threadpool(store.ping)
+        engines = engine_states(service)
+        ok = store_ok and all(state == "ready" for state in engines.values())
+        return JSONResponse({"status": "ready" if ok else "unavailable", "engines": engines,
+                             "store": {"backend": store.backend, "reachable": store_ok}},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        metrics.ledger_backlog.set(gate.ledger.backlog)
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     return app

@@ -78,7 +78,7 @@ def compat_body(err: OcrError, request_id: str) -> dict[str, Any]:
 def _headers(err: OcrError, request_id: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     headers = {"X-Request-Id": request_id, **(extra or {})}
     if err.status == 429:
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = str(err.retry_after_s or 1)
     return headers
 
 

@@ -59,7 +59,7 @@ class PooledEngine:
     def __init__(self, settings: EmbeddedSettings, workers: int, threads: int,
                  batch_workers: int = 0, max_worker_rss_mb: float = 1200.0,
                  max_jobs_per_worker: int = 0, job_timeout_s: float = 600.0,
-                 start_timeout_s: float = 300.0) -> None:
+                 start_timeout_s: float = 300.0, log_format: str = "text") -> None:
         self.settings = replace(settings, intra_op_threads=threads)
         self.workers = max(1, workers)
         self.batch_workers = max(0, batch_workers)
@@ -67,6 +67,7 @@ class PooledEngine:
         self.max_jobs_per_worker = max_jobs_per_worker
         self.job_timeout_s = job_timeout_s
         self.start_timeout_s = start_timeout_s
+        self.log_format = log_format
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._idle_batch: queue.Queue[_Worker] = queue.Queue()
@@ -104,7 +105,7 @@ class PooledEngine:
         if self._closed:
             return
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(target=process.main, args=(child, self.settings, 19 if batch else 0),
+        proc = self._ctx.Process(target=process.main, args=(child, self.settings, 19 if batch else 0, self.log_format),
                                  name="ocrgate-batch-worker" if batch else "ocrgate-worker",
                                  daemon=True)
         try:

@@ -29,13 +29,22 @@ def rss_mb() -> float:
     return 0.0
 
 
-def main(conn: Connection, engine_settings: Any, nice: int = 0) -> None:
-    """Worker entry point (runs in a spawned process)."""
+def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str = "text") -> None:
+    """Worker entry point (runs in a spawned process); logs like the server (``log_format``).
+    Ends quietly when the parent goes away (the pipe breaks)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     if nice:
         os.nice(nice)
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    from ..logs import configure
+
+    configure(log_format, logging.WARNING)
+    try:
+        _serve(conn, engine_settings)
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        return
+
+
+def _serve(conn: Connection, engine_settings: Any) -> None:
     from ..engines.embedded.engine import EmbeddedEngine
     from ..errors import OcrError
     from ..timing import record

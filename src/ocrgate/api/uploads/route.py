@@ -31,13 +31,15 @@ async def get_policy(request: Request) -> Response:
     request_id = request_id_of(request)
     service: OcrService = request.app.state.service
     try:
-        account = request.app.state.keys.account(request)
+        gate = request.app.state.gate
+        account = gate.auth.authenticate(request).account
         if request.query_params.get("action") != "getPolicy":
             raise invalid_parameter("Parameter 'action' must be 'getPolicy'.", param="action")
         model = request.query_params.get("model")
         if not model:
             raise invalid_parameter("Parameter 'model' is required.", param="model")
         resolve_model(model)
+        gate.policy_limiter.admit(account, model)  # spec §3.2: 100 QPS per account and model
         policy = service.uploads.issue_policy(account, model)
     except OcrError as err:
         return native_response(err, request_id)
