@@ -53,8 +53,12 @@ engines = tomllib.load(open(sys.argv[1], "rb")).get("engines", {})
 sys.exit(0 if any(e.get("kind") == "local_vlm" for e in engines.values()) else 1)
 EOF
   then SPEC=".[vlm]"; fi
+  # OpenVINO only where it pays: a CPU that computes bf16 natively (engines/embedded/nets/session.py)
+  if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+    SPEC="${SPEC%]}"; [ "$SPEC" = . ] && SPEC=".[openvino]" || SPEC="$SPEC,openvino]"
+  fi
 else
-  VENV=.venv SPEC=".[test,vlm]"
+  VENV=.venv SPEC=".[test,vlm,openvino]"  # the tests run both runtimes
 fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"

@@ -30,11 +30,17 @@ def _params() -> list[object]:
 
 @pytest.fixture(scope="module")
 def hostile(service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ANN001
-    """A server with two keys, private URLs blocked, sharing the session's engine."""
+    """A server with two keys of two accounts (A from the configuration, B from the store),
+    private URLs blocked, sharing the session's engine."""
     from ocrgate.config import Settings
     from ocrgate.service import OcrService
+    from ocrgate.store import Store
 
-    settings = Settings(api_keys=list(KEYS.values()), data_dir=str(tmp_path_factory.mktemp("hostile")),
+    data_dir = str(tmp_path_factory.mktemp("hostile"))
+    store = Store.open(data_dir)
+    store.keys.create("account-b", name="hostile B", secret=KEYS["B"])
+    store.close()
+    settings = Settings(api_keys=[KEYS["A"]], data_dir=data_dir,
                         allow_private_urls=False, url_timeout_s=2.0, url_connect_timeout_s=2.0)
     engine = service.registry.engines[service.registry.default]
     with serve(OcrService(settings, engine=engine)) as origin:

@@ -19,7 +19,7 @@ from ocrgate.build.model_install import find_wheel, sources
 @pytest.fixture(scope="session")
 def model_wheels(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = os.environ.get("OCRGATE_TEST_WHEELS")
-    cache = request.config.cache  # None under -p no:cacheprovider
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     if env:
         folder = Path(env)
     elif cache is not None:

@@ -130,9 +130,10 @@ class KeyRepository:
         self._engine = engine
 
     def create(self, account_id: str, name: str | None = None, rpm: int | None = None,
-               tpm: int | None = None) -> NewKey:
-        """A new key for ``account_id`` (created if new)."""
-        secret = KEY_PREFIX + secrets.token_hex(24)
+               tpm: int | None = None, secret: str | None = None) -> NewKey:
+        """A new key for ``account_id`` (created if new); ``secret``: adopt an existing key
+        (moving a key from the configuration into the store) instead of making one."""
+        secret = secret or KEY_PREFIX + secrets.token_hex(24)
         row = ApiKey(id="key_" + secrets.token_hex(8), account_id=account_id, name=name,
                      key_hash=hash_key(secret), hint=secret[:7],
                      rpm=_check_limit("rpm", rpm), tpm=_check_limit("tpm", tpm),

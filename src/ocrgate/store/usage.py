@@ -11,9 +11,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import safe_text
 from .models import UsageRecord
 
 GROUPINGS = ("day", "model", "task", "key")
+
+
+_TEXT_COLUMNS = {"request_id": 64, "account_id": 64, "key_id": 32, "dialect": 16, "model": 100,
+                 "model_resolved": 100, "task": 64, "error_code": 64}
+"""Text fields of a usage row and their column widths (store/models.py)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,14 @@ class UsageEntry:
     latency_ms: float = 0.0
     cost: float = 0.0
     created_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        # client-supplied names (a model string can be anything, surrogates included) are
+        # stored as printable text within their column's width: a row must always be writable
+        for name, width in _TEXT_COLUMNS.items():
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, safe_text(value, width))
 
     @property
     def input_tokens(self) -> int:

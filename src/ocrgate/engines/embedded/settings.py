@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 
 @dataclass
 class EmbeddedSettings:
-    # --- onnxruntime -------------------------------------------------------------
+    # --- inference runtime ---------------------------------------------------------
     intra_op_threads: int = 2
     inter_op_threads: int = 1
+    runtime: str = "auto"
+    """``onnxruntime``, ``openvino`` or ``auto``: OpenVINO (bf16) for the recogniser where
+    the CPU computes bf16 natively and OpenVINO is installed, onnxruntime for the rest (see
+    nets/session.py for the measurements)."""
+    precision: str = "auto"
+    """``f32``, ``bf16`` or ``auto`` (bf16 only on OpenVINO with native bf16)."""
 
     # --- recognition -------------------------------------------------------------
     text_score: float = 0.5

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pyclipper
 from shapely.geometry import Polygon
 
-from ..nets.session import cpu_session
+from ..nets.session import Session, cpu_session
 
 #: rapidocr's min_size: boxes whose short side is below this (model pixels) are dropped
 MIN_SIZE = 3
@@ -145,6 +144,8 @@ class TextDetector:
         *,
         intra_op_threads: int = 2,
         inter_op_threads: int = 1,
+        runtime: str = "onnxruntime",
+        precision: str = "f32",
         limit_side_len: int = 736,
         limit_type: str = "min",
         thresh: float = 0.3,
@@ -161,11 +162,12 @@ class TextDetector:
         if score_mode not in ("fast", "slow"):
             raise ValueError(f"score_mode must be 'fast' or 'slow', not {score_mode!r}")
         self.model_path = Path(model_path)
-        self.session: Any = cpu_session(
-            self.model_path, "detection", intra_op_threads, inter_op_threads
+        self.session: Session = cpu_session(
+            self.model_path, "detection", intra_op_threads, inter_op_threads,
+            runtime=runtime, precision=precision,
         )
-        self._input = self.session.get_inputs()[0].name
-        self._output = self.session.get_outputs()[0].name
+        self._input = self.session.input_names[0]
+        self._output = self.session.output_names[0]
         self.limit_side_len = limit_side_len
         self.limit_type = limit_type
         self.thresh = thresh
@@ -192,7 +194,7 @@ class TextDetector:
         tensor = self.preprocess(bgr, limit)
         if tensor is None:
             return [], []
-        pred = self.session.run([self._output], {self._input: tensor})[0]
+        pred = self.session.run({self._input: tensor}, [self._output])[0]
         boxes, scores = self.postprocess(pred, bgr.shape[0], bgr.shape[1])
         if len(boxes) < 1:
             return [], []

@@ -48,9 +48,9 @@ class OrientationClassifier:
         min_confidence: float = 0.7,
     ) -> None:
         self.session = cpu_session(model_path, "orientation", intra_op_threads, inter_op_threads)
-        meta = self.session.get_modelmeta().custom_metadata_map
+        meta = self.session.metadata
         self.labels = [int(s) for s in meta["character"].splitlines() if s.strip()]
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_name = self.session.input_names[0]
         self.min_confidence = min_confidence
         self.path = Path(model_path)
 
@@ -68,7 +68,7 @@ class OrientationClassifier:
 
     def _probs(self, crops: list[np.ndarray]) -> np.ndarray:
         batch = np.stack([self._normalise(c) for c in crops]).astype(np.float32)
-        out = np.asarray(self.session.run(None, {self.input_name: batch})[0], dtype=np.float32)
+        out = np.asarray(self.session.run({self.input_name: batch})[0], dtype=np.float32)
         if out.min() < 0 or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
             out = _softmax(out)
         return out

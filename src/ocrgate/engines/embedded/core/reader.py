@@ -39,6 +39,7 @@ from ....request import PreparedImage
 from ....result import Line, Page
 from ....timing import stage
 from ..nets import files
+from ..nets.session import choose
 from ..settings import EmbeddedSettings
 from .crop import crop_line
 from .detect import PageDetector
@@ -76,14 +77,18 @@ class Reader:
         self.settings = s = settings or EmbeddedSettings()
         threads = _Threads(intra_op_threads=s.intra_op_threads,
                            inter_op_threads=s.inter_op_threads)
+        det_runtime, det_precision = choose(s.runtime, s.precision, prefer_openvino=False)
+        rec_runtime, rec_precision = choose(s.runtime, s.precision, prefer_openvino=True)
         self.detector = PageDetector(
             TextDetector(files.detection_model(s.det_model), **threads, limit_type="max",
+                         runtime=det_runtime, precision=det_precision,
                          limit_side_len=s.det_limit_side_len, box_thresh=s.det_box_thresh,
                          unclip_ratio=s.det_unclip_ratio),
             s,
         )
         self.recognizer = TextRecognizer(files.recognition_model(s.rec_model), **threads,
-                                         batch_num=s.rec_batch_num)
+                                         batch_num=s.rec_batch_num, runtime=rec_runtime,
+                                         precision=rec_precision)
         self.orientation = OrientationClassifier(
             files.orientation_model(s.orientation_model), **threads,
             min_confidence=s.orientation_min_confidence,

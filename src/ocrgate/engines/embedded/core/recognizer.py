@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..nets.session import cpu_session
+from ..nets.session import Session, cpu_session
 
 #: network input: channels, height, and the width that sets the minimum padded ratio
 IMAGE_SHAPE = (3, 48, 320)
@@ -26,7 +26,7 @@ BLANK = "blank"
 
 def load_characters(session: Any, model_path: str | Path) -> list[str]:
     """CTC classes: "blank", the model's ``character`` metadata lines, then a space."""
-    meta = session.get_modelmeta().custom_metadata_map
+    meta = session.metadata
     if "character" not in meta:
         raise ValueError(
             f"recognition model {model_path} has no embedded character dictionary "
@@ -99,17 +99,20 @@ class TextRecognizer:
         *,
         intra_op_threads: int = 2,
         inter_op_threads: int = 1,
+        runtime: str = "onnxruntime",
+        precision: str = "f32",
         batch_num: int = 6,
     ) -> None:
         if batch_num < 1:
             raise ValueError(f"batch_num must be ≥ 1, not {batch_num}")
         self.model_path = Path(model_path)
-        self.session: Any = cpu_session(
-            self.model_path, "recognition", intra_op_threads, inter_op_threads
+        self.session: Session = cpu_session(
+            self.model_path, "recognition", intra_op_threads, inter_op_threads,
+            runtime=runtime, precision=precision,
         )
         self.characters = load_characters(self.session, self.model_path)
-        self._input = self.session.get_inputs()[0].name
-        self._output = self.session.get_outputs()[0].name
+        self._input = self.session.input_names[0]
+        self._output = self.session.output_names[0]
         self.batch_num = batch_num
 
     def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
@@ -130,5 +133,5 @@ class TextRecognizer:
         _, height, width = IMAGE_SHAPE
         max_wh_ratio = max([width / height] + [img.shape[1] * 1.0 / img.shape[0] for img in crops])
         tensor = batch_tensor(crops, max_wh_ratio)
-        preds = self.session.run([self._output], {self._input: tensor})[0]
+        preds = self.session.run({self._input: tensor}, [self._output])[0]
         return ctc_decode(preds, self.characters)

@@ -107,9 +107,9 @@ class LayoutDetector:
         iou_thresh: float = 0.5,
     ) -> None:
         self.session = cpu_session(model_path, "layout", intra_op_threads, inter_op_threads)
-        meta = self.session.get_modelmeta().custom_metadata_map
+        meta = self.session.metadata
         self.labels = [s for s in meta["character"].splitlines() if s.strip()]
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_name = self.session.input_names[0]
         self.conf_thresh = conf_thresh
         self.iou_thresh = iou_thresh
         self.path = Path(model_path)
@@ -126,7 +126,7 @@ class LayoutDetector:
         oh, ow = bgr.shape[:2]
         if oh == 0 or ow == 0:
             return []
-        outs = self.session.run(None, {self.input_name: self._preprocess(bgr)})
+        outs = self.session.run({self.input_name: self._preprocess(bgr)})
         n = len(outs) // 2
         ih, iw = self.input_hw
         all_boxes, all_scores = [], []

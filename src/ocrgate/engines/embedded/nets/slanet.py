@@ -37,7 +37,7 @@ class StructureModel:
     def __init__(self, path: Path, threads: int = 2, inter_threads: int = 1) -> None:
         self.session = cpu_session(path, "table structure", threads, inter_threads,
                                    mem_arena=False)
-        meta = self.session.get_modelmeta().custom_metadata_map
+        meta = self.session.metadata
         if "character" not in meta:
             raise ValueError(f"{path}: no 'character' metadata (not a SLANet table model?)")
         chars = meta["character"].splitlines()
@@ -47,7 +47,7 @@ class StructureModel:
             chars.remove("<td>")
         self.tokens = ["sos", *chars, "eos"]
         self.end = len(self.tokens) - 1
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_name = self.session.input_names[0]
 
     def preprocess(self, bgr: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
@@ -61,7 +61,7 @@ class StructureModel:
 
     def __call__(self, bgr: np.ndarray) -> Structure:
         h, w = bgr.shape[:2]
-        box_pred, struct_prob = self.session.run(None, {self.input_name: self.preprocess(bgr)})
+        box_pred, struct_prob = self.session.run({self.input_name: self.preprocess(bgr)})
         idx = struct_prob[0].argmax(axis=1)
         prob = struct_prob[0].max(axis=1)
         tokens: list[str] = []

@@ -132,7 +132,7 @@ class FormulaRecognizer:
                                 inter_op_threads)
         # pix2tex's encoder takes the rows of its position table; a model trained with
         # train/formula computes its positions itself and has no such input
-        self._wants_pos = any(i.name == "pos_idx" for i in self._enc.get_inputs())
+        self._wants_pos = "pos_idx" in self._enc.input_names
 
     @staticmethod
     def check_files(model_dir: Path,
@@ -266,7 +266,7 @@ class FormulaRecognizer:
         feed = {"image": x}
         if self._wants_pos:
             feed["pos_idx"] = self.pos_idx(h, w)
-        ck, cv = self._enc.run(None, feed)
+        ck, cv = self._enc.run(feed)
         past = np.zeros(self._past_shape, np.float32)
         return _Hyp(ck, cv, past, past, self.bos)
 
@@ -279,7 +279,7 @@ class FormulaRecognizer:
             if step >= self.max_tokens:
                 hyp.stopped = "length"
                 return
-            logits, hyp.pk, hyp.pv = self._dec.run(None, {
+            logits, hyp.pk, hyp.pv = self._dec.run({
                 "token": np.array([[hyp.last]], np.int64), "pos": np.array([step], np.int64),
                 "cross_k": hyp.ck, "cross_v": hyp.cv, "past_k": hyp.pk, "past_v": hyp.pv,
             })
