@@ -10,17 +10,21 @@ import argparse
 import csv
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from .config import load_settings
-from .store import GROUPINGS, Store
-from .store.usage import parse_when, summary_dict
+from .metering import USAGE_GROUPINGS as GROUPINGS
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 def _store(args: argparse.Namespace) -> Store:
+    from .store import Store  # SQLAlchemy: only for the commands that use the store
+
     settings = load_settings(args.config)
     return Store.open(settings.data_dir, settings.database_url)
 
@@ -79,6 +83,9 @@ def cmd_accounts_limits(args: argparse.Namespace) -> int:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    from .store import Store
+    from .store.usage import parse_when, summary_dict
+
     store = Store.open(settings.data_dir, settings.database_url)
     since = parse_when(args.since) if args.since else None
     until = parse_when(args.until) if args.until else None

@@ -67,6 +67,8 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     from .service import OcrService
 
     settings = load_settings(args.config)
+    # one command, known files: warming every network up front would only delay the answer
+    settings.engine.warm_up = False
     service = OcrService(settings)
     status = 0
     outputs = []

@@ -85,3 +85,7 @@ def cost(table: dict[str, dict[str, float]], requested: str | None, resolved: st
     row = _row(table, requested, resolved)
     value = (input_tokens * row.get("input", 0.0) + output_tokens * row.get("output", 0.0)) / 1000.0
     return value * batch_ratio if batch else value
+
+
+USAGE_GROUPINGS = ("day", "model", "task", "key")
+"""How a usage report can group its rows (``ocrgate usage --by``, ``/admin/v1/usage?by=``)."""

@@ -12,9 +12,10 @@ from sqlalchemy import ColumnElement, case, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import safe_text
+from ..metering import USAGE_GROUPINGS
 from .models import UsageRecord
 
-GROUPINGS = ("day", "model", "task", "key")
+GROUPINGS = USAGE_GROUPINGS
 
 
 _TEXT_COLUMNS = {"request_id": 64, "account_id": 64, "key_id": 32, "dialect": 16, "model": 100,

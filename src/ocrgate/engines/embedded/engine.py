@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ from .handlers.formula import FormulaReader
 from .handlers.kie import KieExtractor
 from .handlers.multilang import create as multilang
 from .handlers.table import TableParser
-from .nets import Lazy
+from .nets import Lazy, NetUnavailable
 from .settings import EmbeddedSettings
 
 log = logging.getLogger("ocrgate.embedded")
@@ -46,20 +47,38 @@ class EmbeddedEngine:
         self.reader = Reader(s)
         self._notes: dict[str, str] = {}
         self._handlers: dict[Task, Handler] = {}
+        self._nets: list[Lazy[Any]] = []
+        self._lock = threading.Lock()
         self._build_handlers()
-        if s.warm_up:
-            self.reader.warm_up()
+        self.warming: threading.Thread | None = None
+        if s.warm_up:  # the text path answers at once; the task networks load meanwhile
+            self.warming = threading.Thread(target=self._warm_up, name="ocrgate-warm-up",
+                                            daemon=True)
+            self.warming.start()
+
+    def _warm_up(self) -> None:
+        self.reader.warm_up()
+        for net in self._nets:
+            try:
+                net.get()
+            except NetUnavailable as exc:
+                log.warning("embedded engine: %s", exc)
+
+    @property
+    def warm(self) -> dict[str, bool]:
+        """Which networks are loaded (the OCR core always is)."""
+        return {"reader": True, **{net.name: net.built for net in self._nets}}
 
     # ------------------------------------------------------------------ wiring
     def _load(self, make: Callable[[EmbeddedSettings], Lazy[T]], what: str) -> Lazy[T] | str:
-        """A network, loaded now so that a missing or broken file disables the tasks that
-        need it at start; or, when it cannot be loaded, why (a task's unavailable note)."""
+        """A network's holder (loaded later: on first use or by the warm-up); or, when its
+        files are missing, why (a task's unavailable note)."""
         try:
             net = make(self.settings)
-            net.get()
-        except Exception as exc:  # noqa: BLE001 - a missing or broken model disables tasks only
+        except Exception as exc:  # noqa: BLE001 - a missing model disables tasks only
             log.warning("embedded engine: %s", exc)
             return f"It needs the {what} model: {exc}"
+        self._nets.append(net)
         return net
 
     def _build_handlers(self) -> None:
@@ -118,7 +137,8 @@ class EmbeddedEngine:
     # ------------------------------------------------------------------ interface
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(tasks=frozenset(self._handlers), notes=dict(self._notes))
+        with self._lock:
+            return Capabilities(tasks=frozenset(self._handlers), notes=dict(self._notes))
 
     def run(self, request: OcrRequest) -> OcrResult:
         task = request.task
@@ -128,7 +148,13 @@ class EmbeddedEngine:
             handler = self._handlers.get(task)
             if handler is None:
                 raise unsupported_task(self.name, task, self._notes.get(task.value))
-            result = handler(request)
+            try:
+                result = handler(request)
+            except NetUnavailable as exc:  # found broken when first loaded: off from now on
+                with self._lock:
+                    self._handlers.pop(task, None)
+                    self._notes[task.value] = f"It needs a model that could not be loaded: {exc}"
+                raise unsupported_task(self.name, task, self._notes[task.value]) from None
         result.engine = self.name
         return result
 

@@ -22,11 +22,18 @@ from .slanet import StructureModel
 
 T = TypeVar("T")
 
-__all__ = ["Lazy", "ModelMissing", "formula_net", "layout_net", "structure_net"]
+__all__ = ["Lazy", "ModelMissing", "NetUnavailable", "formula_net", "layout_net",
+           "structure_net"]
+
+
+class NetUnavailable(RuntimeError):
+    """A network whose file is there could not be loaded (a broken or foreign file)."""
 
 
 class Lazy(Generic[T]):
-    """A network built once, on the first :meth:`get` (thread-safe)."""
+    """A network built once, on the first :meth:`get` (thread-safe): when a request needs it,
+    or earlier, by the engine's background warm-up. A failed build is remembered and
+    raises :class:`NetUnavailable` with the reason on every later :meth:`get`."""
 
     def __init__(self, name: str, build: Callable[[], T],
                  warm: Callable[[T], object] | None = None) -> None:
@@ -34,6 +41,7 @@ class Lazy(Generic[T]):
         self._build = build
         self._warm = warm
         self._value: T | None = None
+        self._error: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -46,9 +54,15 @@ class Lazy(Generic[T]):
             with self._lock:
                 value = self._value
                 if value is None:
-                    value = self._build()
-                    if self._warm is not None:
-                        self._warm(value)
+                    if self._error is not None:
+                        raise NetUnavailable(self._error)
+                    try:
+                        value = self._build()
+                        if self._warm is not None:
+                            self._warm(value)
+                    except Exception as exc:  # noqa: BLE001 - one broken model, one task
+                        self._error = f"the {self.name} model could not be loaded: {exc}"
+                        raise NetUnavailable(self._error) from exc
                     self._value = value
         return value
 
