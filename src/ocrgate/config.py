@@ -197,6 +197,9 @@ class Settings:
     (in-process) for the CLI and the library; 0: always in-process."""
     worker_threads: int = 0
     """Inference threads per worker (0: every core: a lone request gets the whole machine)."""
+    adaptive_threads: bool = True
+    """While other workers are busy too, a worker's networks run on one thread (concurrent
+    requests then do not time-slice each other's thread pools)."""
     batch_workers: int = 1
     """Extra workers at the lowest CPU priority that run only batch lines (0: batch lines
     share the workers, after interactive requests)."""

@@ -28,7 +28,8 @@ def make_engine(name: str, cfg: Any, workers: int = 0, settings: Settings | None
                                 batch_workers=s.batch_workers,
                                 max_worker_rss_mb=s.max_worker_rss_mb,
                                 max_jobs_per_worker=s.max_jobs_per_worker,
-                                job_timeout_s=s.request_timeout_s, log_format=s.log_format)
+                                job_timeout_s=s.request_timeout_s, log_format=s.log_format,
+                                adaptive_threads=s.adaptive_threads)
         from .embedded.engine import EmbeddedEngine
 
         return EmbeddedEngine(cfg)

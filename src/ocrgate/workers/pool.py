@@ -59,7 +59,8 @@ class PooledEngine:
     def __init__(self, settings: EmbeddedSettings, workers: int, threads: int,
                  batch_workers: int = 0, max_worker_rss_mb: float = 1200.0,
                  max_jobs_per_worker: int = 0, job_timeout_s: float = 600.0,
-                 start_timeout_s: float = 300.0, log_format: str = "text") -> None:
+                 start_timeout_s: float = 300.0, log_format: str = "text",
+                 adaptive_threads: bool = True) -> None:
         self.settings = replace(settings, intra_op_threads=threads)
         self.workers = max(1, workers)
         self.batch_workers = max(0, batch_workers)
@@ -69,6 +70,7 @@ class PooledEngine:
         self.start_timeout_s = start_timeout_s
         self.log_format = log_format
         self._ctx = mp.get_context("spawn")
+        self._busy = self._ctx.Value("i", 0) if adaptive_threads else None
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._idle_batch: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
@@ -105,9 +107,10 @@ class PooledEngine:
         if self._closed:
             return
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(target=process.main, args=(child, self.settings, 19 if batch else 0, self.log_format),
-                                 name="ocrgate-batch-worker" if batch else "ocrgate-worker",
-                                 daemon=True)
+        args = (child, self.settings, 19 if batch else 0, self.log_format,
+                None if batch else self._busy)
+        proc = self._ctx.Process(target=process.main, args=args, daemon=True,
+                                 name="ocrgate-batch-worker" if batch else "ocrgate-worker")
         try:
             proc.start()
         except Exception as exc:  # noqa: BLE001 - e.g. spawn from an unguarded __main__

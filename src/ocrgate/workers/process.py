@@ -29,8 +29,11 @@ def rss_mb() -> float:
     return 0.0
 
 
-def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str = "text") -> None:
+def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str = "text",
+         busy: Any = None) -> None:
     """Worker entry point (runs in a spawned process); logs like the server (``log_format``).
+    ``busy``: a shared counter of the interactive workers running a request (this one
+    counts itself while it runs one), so that crowded networks run single-threaded.
     Ends quietly when the parent goes away (the pipe breaks)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     if nice:
@@ -38,13 +41,17 @@ def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str 
     from ..logs import configure
 
     configure(log_format, logging.WARNING)
+    if busy is not None:
+        from ..engines.embedded.nets.session import share_cores_with
+
+        share_cores_with(lambda: int(busy.value))
     try:
-        _serve(conn, engine_settings)
+        _serve(conn, engine_settings, busy)
     except (BrokenPipeError, EOFError, ConnectionResetError):
         return
 
 
-def _serve(conn: Connection, engine_settings: Any) -> None:
+def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
     from ..engines.embedded.engine import EmbeddedEngine
     from ..errors import OcrError
     from ..timing import record
@@ -64,6 +71,9 @@ def _serve(conn: Connection, engine_settings: Any) -> None:
             return
         if job is None:
             return
+        if busy is not None:
+            with busy.get_lock():
+                busy.value += 1
         with record() as times:
             try:
                 result = engine.run(job)
@@ -74,5 +84,9 @@ def _serve(conn: Connection, engine_settings: Any) -> None:
             except Exception as exc:  # noqa: BLE001 - the parent logs and answers 500
                 log.exception("engine failed")
                 answer = ("crash", f"{type(exc).__name__}: {exc}")
+            finally:
+                if busy is not None:
+                    with busy.get_lock():
+                        busy.value -= 1
         del job
         conn.send((*answer, times, rss_mb()))

@@ -74,3 +74,22 @@ def test_openvino_reads_as_well_as_onnxruntime(precision: str) -> None:
         cer_ort = np.mean([cer(t, c["ground_truth"]) for (t, _), c in zip(ref, cases, strict=True)])
         print(f"dev crops CER: onnxruntime {cer_ort:.4f}, openvino bf16 {cer_ov:.4f}")
         assert cer_ov <= cer_ort + 0.005
+
+
+def test_crowded_workers_run_single_threaded_with_the_same_answers() -> None:
+    """With other workers busy, a two-thread session runs its one-thread copy instead."""
+    crops = _rendered_crops()
+    rec = TextRecognizer(files.recognition_model(), intra_op_threads=2, batch_num=1)
+    assert isinstance(rec.session, sessions.AdaptiveSession)
+    alone = rec(crops)
+    busy = [1]
+    sessions.share_cores_with(lambda: busy[0])
+    try:
+        assert rec(crops) == alone and not rec.session.has_single  # alone: all threads
+        busy[0] = 2
+        crowded = rec(crops)
+        assert rec.session.has_single
+        assert [t for t, _ in crowded] == [t for t, _ in alone]
+        assert max(abs(a[1] - b[1]) for a, b in zip(crowded, alone, strict=True)) <= 1e-4
+    finally:
+        sessions.share_cores_with(None)

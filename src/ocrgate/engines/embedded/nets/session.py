@@ -8,14 +8,17 @@ the CPU computes bf16 natively and onnxruntime elsewhere; ``precision="f32"`` ke
 everywhere. OpenVINO keeps compiled models in a cache folder so a restart does not recompile.
 
 Every session runs one call at a time (the engine serialises them) with ``threads`` threads
-that do not spin while idle, so that worker processes sharing the cores do not burn them.
+that do not spin while idle. Worker processes share the cores: when a worker is told (by
+:func:`share_cores_with`) that other workers are busy too, each call runs on a one-thread
+copy of the model instead, so that concurrent requests do not time-slice each other's
+thread pools; a lone request still gets every thread.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +30,20 @@ from .onnx_meta import metadata as onnx_metadata
 log = logging.getLogger("ocrgate.embedded")
 
 RUNTIMES = ("auto", "onnxruntime", "openvino")
+
+_busy_workers: Callable[[], int] | None = None
+
+
+def share_cores_with(busy_workers: Callable[[], int] | None) -> None:
+    """Tell this process's sessions how many engine workers are busy right now (this one
+    included); with more than one, calls run single-threaded."""
+    global _busy_workers
+    _busy_workers = busy_workers
+
+
+def _crowded() -> bool:
+    probe = _busy_workers
+    return probe is not None and probe() > 1
 PRECISIONS = ("auto", "f32", "bf16")
 
 
@@ -88,6 +105,33 @@ class OpenVinoSession:
         names = list(outputs) if outputs else self.output_names
         ports = {p.get_any_name(): p for p in self.compiled.outputs}
         return [np.array(result[ports[n]]) for n in names]
+
+
+class AdaptiveSession:
+    """A session with ``threads`` threads and, made on first need, a one-thread copy used while
+    other workers are busy (same model, same answers)."""
+
+    def __init__(self, make: Callable[[int], Session], threads: int) -> None:
+        self._make = make
+        self.full = make(threads)
+        self._single: Session | None = None
+        self.runtime = self.full.runtime
+        self.input_names = self.full.input_names
+        self.output_names = self.full.output_names
+        self.metadata = self.full.metadata
+
+    @property
+    def has_single(self) -> bool:
+        """Whether the one-thread copy has been made (the process was crowded once)."""
+        return self._single is not None
+
+    def run(self, feeds: Mapping[str, np.ndarray],
+            outputs: Sequence[str] | None = None) -> list[np.ndarray]:
+        if _crowded():
+            if self._single is None:
+                self._single = self._make(1)
+            return self._single.run(feeds, outputs)
+        return self.full.run(feeds, outputs)
 
 
 @cache
@@ -158,6 +202,10 @@ def cpu_session(model_path: str | Path, what: str, intra_op_threads: int = 2,
     if not path.is_file():
         raise FileNotFoundError(f"{what} model file not found: {path}")
     threads = max(1, int(intra_op_threads))
-    if runtime == "openvino" and openvino_available():
-        return OpenVinoSession(path, threads, "bf16" if precision == "bf16" else "f32")
-    return OrtSession(path, threads, max(1, int(inter_op_threads)), mem_arena)
+
+    def make(n: int) -> Session:
+        if runtime == "openvino" and openvino_available():
+            return OpenVinoSession(path, n, "bf16" if precision == "bf16" else "f32")
+        return OrtSession(path, n, max(1, int(inter_op_threads)), mem_arena)
+
+    return AdaptiveSession(make, threads) if threads > 1 else make(1)
