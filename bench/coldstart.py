@@ -1,6 +1,10 @@
 """Cold start: process start -> first result, for the CLI and for the server.
 
     .venv/bin/python bench/coldstart.py [--reps 3] [--out reports/coldstart.json]
+
+CLI: ``ocrgate ocr`` on a line crop and on a receipt, process start to exit. Server:
+``ocrgate serve`` from process start to listening (``/health`` answers), to ready
+(``/ready``: every engine worker up) and to the first result on a line crop.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import tempfile
 import time
 
 import httpx
-from common import free_port, machine, png, receipt, write_json
+from common import free_port, line_crop, machine, png, receipt, write_json
 
 
 def cli_once(path: str) -> float:
@@ -25,23 +29,32 @@ def cli_once(path: str) -> float:
     return time.perf_counter() - t0
 
 
-def server_once(raw: bytes) -> float:
+def _until(check, t0: float) -> float:
+    while True:
+        try:
+            if check():
+                return time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+
+
+def server_once(raw: bytes) -> tuple[float, float, float]:
+    """(listening, ready, first result) seconds after process start."""
     port = free_port()
+    origin = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ocrgate.cli", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, OCRGATE_DATA_DIR="/tmp/ocrgate-bench-data"))
-    url = f"http://127.0.0.1:{port}/api/v1/services/aigc/multimodal-generation/generation"
+    url = f"{origin}/api/v1/services/aigc/multimodal-generation/generation"
     body = {"model": "qwen-vl-ocr", "input": {"messages": [{"role": "user", "content": [
         {"image": "data:image/png;base64," + base64.b64encode(raw).decode()}]}]}}
     try:
-        while True:
-            try:
-                r = httpx.post(url, json=body, timeout=60)
-                if r.status_code == 200:
-                    return time.perf_counter() - t0
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        listening = _until(lambda: httpx.get(f"{origin}/health", timeout=2).status_code == 200, t0)
+        ready = _until(lambda: httpx.get(f"{origin}/ready", timeout=2).status_code == 200, t0)
+        first = _until(lambda: httpx.post(url, json=body, timeout=60).status_code == 200, t0)
+        return listening, ready, first
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -52,14 +65,22 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default="reports/coldstart.json")
     args = ap.parse_args()
-    raw = png(receipt(0))
-    with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as f:
-        f.write(raw)
-    cli = [cli_once(f.name) for _ in range(args.reps)]
-    srv = [server_once(raw) for _ in range(args.reps)]
-    print(f"CLI    process start -> first result (receipt): median {statistics.median(cli):.2f} s  {cli}")
-    print(f"server process start -> first result (receipt): median {statistics.median(srv):.2f} s  {srv}")
-    write_json(args.out, {"machine": machine(), "cli_s": cli, "server_s": srv})
+    files = {}
+    for name, image in (("line", line_crop()), ("receipt", receipt(0))):
+        with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as f:
+            f.write(png(image))
+        files[name] = f.name
+    cli = {name: [cli_once(path) for _ in range(args.reps)] for name, path in files.items()}
+    srv = [server_once(png(line_crop())) for _ in range(args.reps)]
+    for name, times in cli.items():
+        print(f"CLI `ocrgate ocr {name}.png`, start -> exit: median {statistics.median(times):.2f} s "
+              f"{[round(t, 2) for t in times]}")
+    for i, what in enumerate(("listening", "ready (workers up)", "first result (line)")):
+        times = [s[i] for s in srv]
+        print(f"server start -> {what}: median {statistics.median(times):.2f} s "
+              f"{[round(t, 2) for t in times]}")
+    write_json(args.out, {"machine": machine(), "cli_s": cli,
+                          "server_s": [{"listening": a, "ready": b, "first": c} for a, b, c in srv]})
 
 
 if __name__ == "__main__":

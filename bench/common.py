@@ -176,7 +176,8 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "cores": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version()}
+            "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def write_json(path: str, data: dict) -> None:

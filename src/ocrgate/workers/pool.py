@@ -69,7 +69,12 @@ class PooledEngine:
         self.job_timeout_s = job_timeout_s
         self.start_timeout_s = start_timeout_s
         self.log_format = log_format
-        self._ctx = mp.get_context("spawn")
+        # forkserver: one clean process imports the engine's modules once, each worker forks
+        # from it (no model is loaded there, no thread runs: safe to fork); a worker is
+        # then up in the time its models take to load
+        self._ctx = mp.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["ocrgate.workers.process",
+                                          "ocrgate.engines.embedded.engine"])
         self._busy = self._ctx.Value("i", 0) if adaptive_threads else None
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._idle_batch: queue.Queue[_Worker] = queue.Queue()
@@ -79,9 +84,7 @@ class PooledEngine:
         self._failure: str | None = None
         self._ready = threading.Event()
         self._closed = False
-        for i in range(self.workers + self.batch_workers):
-            threading.Thread(target=self._start, args=(i >= self.workers,), daemon=True,
-                             name=f"ocrgate-worker-start-{i}").start()
+        threading.Thread(target=self._start_all, daemon=True, name="ocrgate-workers").start()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -102,6 +105,18 @@ class PooledEngine:
         with self._lock:
             return [w.process.pid for w in self._all
                     if w.batch == batch and w.process.pid is not None]
+
+    def _start_all(self) -> None:
+        """Interactive workers first, together; batch workers once those are up (they would
+        only compete for the cores while the server gets ready)."""
+        starters = [threading.Thread(target=self._start, args=(False,), daemon=True)
+                    for _ in range(self.workers)]
+        for t in starters:
+            t.start()
+        for t in starters:
+            t.join()
+        for _ in range(self.batch_workers):
+            threading.Thread(target=self._start, args=(True,), daemon=True).start()
 
     def _start(self, batch: bool) -> None:
         if self._closed:
@@ -140,7 +155,8 @@ class PooledEngine:
                 self._caps = Capabilities(tasks=frozenset(Task(t) for t in tasks),
                                           notes=notes or None)
         (self._idle_batch if batch else self._idle).put(worker)
-        self._ready.set()
+        if not batch:  # ready means: an interactive request can run now
+            self._ready.set()
         log.info("engine worker %d ready%s", proc.pid, " (batch, nice 19)" if batch else "")
 
     def _fail(self, worker: _Worker, reason: str) -> None:
