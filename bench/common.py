@@ -149,13 +149,61 @@ def start_server(port: int, env_extra: dict[str, str] | None = None,
     raise RuntimeError("server did not start")
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    """(current RSS, peak RSS) in MB from /proc."""
+def _status(pid: int) -> dict[str, str]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    return fields
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant (the server and its engine workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) in MB of the server and its engine worker processes, summed
+    (each process's own peak: an upper bound of the tree's simultaneous peak)."""
+    rss = peak = 0.0
+    for p in process_tree(pid):
+        try:
+            fields = _status(p)
+        except OSError:
+            continue
+        rss += int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+        peak += int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
+    return rss, peak
+
+
+def process_rss_mb(pid: int) -> list[dict[str, object]]:
+    """Per process of the tree: pid, name, current and peak RSS in MB."""
+    out: list[dict[str, object]] = []
+    for p in process_tree(pid):
+        try:
+            fields = _status(p)
+            cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
+        except OSError:
+            continue
+        out.append({"pid": p, "name": fields.get("Name", ""), "cmd": cmd,
+                    "rss_mb": int(fields.get("VmRSS", "0 kB").split()[0]) / 1024,
+                    "peak_mb": int(fields.get("VmHWM", "0 kB").split()[0]) / 1024})
+    return out
 
 
 def pct(values: list[float], q: float) -> float:

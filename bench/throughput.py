@@ -12,7 +12,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from common import a4_page, free_port, machine, pct, png, rss_mb, start_server, write_json, zh_page
+from common import (
+    a4_page,
+    free_port,
+    machine,
+    pct,
+    png,
+    process_rss_mb,
+    start_server,
+    write_json,
+    zh_page,
+)
 
 
 def pages() -> list[str]:
@@ -38,7 +48,8 @@ def main() -> None:
             row = run_level(n, url, mix, server.pid)
             rows.append(row)
             print(f"clients {n}: {row['pages_per_s']:.3f} pages/s  p50 {row['p50_s']:.2f} s  "
-                  f"p95 {row['p95_s']:.2f} s  errors {row['errors']}  peak RSS {row['peak_rss_mb']:.0f} MB")
+                  f"p95 {row['p95_s']:.2f} s  errors {row['errors']}  peak RSS {row['peak_rss_mb']:.0f} MB "
+                  f"(largest process {row['peak_process_rss_mb']:.0f} MB)")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -46,14 +57,17 @@ def main() -> None:
 
 
 def run_level(n: int, url: str, mix: list[str], pid: int) -> dict:
-    """Send the whole mix with ``n`` concurrent clients; RSS sampled every 0.2 s."""
-    peak_rss = 0.0
+    """Send the whole mix with ``n`` concurrent clients; RSS sampled every 0.2 s: the server
+    and its engine workers together, and the largest single process."""
+    peak_rss = peak_process = 0.0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_rss
+        nonlocal peak_rss, peak_process
         while not stop.is_set():
-            peak_rss = max(peak_rss, rss_mb(pid)[0])
+            procs = process_rss_mb(pid)
+            peak_rss = max(peak_rss, sum(float(p["rss_mb"]) for p in procs))  # type: ignore[arg-type]
+            peak_process = max([peak_process] + [float(p["rss_mb"]) for p in procs])  # type: ignore[arg-type]
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -78,7 +92,7 @@ def run_level(n: int, url: str, mix: list[str], pid: int) -> dict:
     client.close()
     return {"clients": n, "pages": len(mix), "wall_s": wall, "pages_per_s": len(mix) / wall,
             "p50_s": pct(latencies, 50), "p95_s": pct(latencies, 95), "errors": errors,
-            "peak_rss_mb": peak_rss}
+            "peak_rss_mb": peak_rss, "peak_process_rss_mb": peak_process}
 
 
 def _body(url_data: str) -> dict:
