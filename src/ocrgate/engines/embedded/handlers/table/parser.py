@@ -126,7 +126,7 @@ class TableParser:
                                  page=image.page, source=image.source)
         else:
             wimg = image
-        page = self.reader.read_page(wimg)
+        page = self.reader.read_page(wimg, detect_only=True)
         if work is rgb:
             return page
         out = Page(image_index=image.index, width=w, height=h, rotation=page.rotation)
