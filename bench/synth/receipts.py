@@ -58,7 +58,67 @@ def _address(rng: random.Random, split: str) -> list[str]:
     lines = [f"{no}, {street},", f"{post} {city}" + (f", {state}." if state else ".")]
     if rng.random() < 0.4:
         lines.insert(1, rng.choice(["TAMAN PERINDUSTRIAN,", "BANDAR BARU,", "PUSAT BANDAR,"]))
+    if split == "heldout" and rng.random() < 0.3:
+        lines.append("MALAYSIA")
+    if split == "heldout" and rng.random() < 0.3:  # a long address printed on one wide line
+        lines = [" ".join(lines[:2]), *lines[2:]]
     return lines
+
+
+@dataclass
+class _Money:
+    items: list[tuple[str, int, float, float]]
+    subtotal: float
+    discount: float
+    tax: float
+    rounding: float
+    total: float
+    cash: float
+    change: float
+
+
+def _money_block(split: Split, rng: random.Random, layout: str) -> _Money:
+    items = []
+    for _ in range(rng.randint(2, 6)):
+        qty, price = rng.randint(1, 4), rng.randint(80, 4500) / 100
+        items.append((rng.choice(ITEMS[split.name]), qty, price, round(qty * price, 2)))
+    subtotal = round(sum(a for *_, a in items), 2)
+    discount = round(subtotal * rng.choice([0.05, 0.1]), 2) if rng.random() < 0.3 else 0.0
+    tax = round((subtotal - discount) * rng.choice([0.0, 0.06, 0.06, 0.1]), 2)
+    raw = round(subtotal - discount + tax, 2)
+    total = round(round(raw * 20) / 20, 2) if layout in "BD" else raw  # 5-sen rounding
+    cash = float(math.ceil(total / 10) * 10 + rng.choice([0, 0, 10, 50]))
+    return _Money(items, subtotal, discount, tax, round(total - raw, 2), total, cash,
+                  round(cash - total, 2))
+
+
+def _header(split: Split, rng: random.Random, layout: str, company: str, regno: str,
+            address: list[str]) -> list[list[tuple[str, str]]]:
+    a = "c" if layout in "ACE" else "l"
+    rows: list[list[tuple[str, str]]] = []
+    if layout == "C":
+        rows.append([(rng.choice(["** WELCOME **", "Quality You Can Trust"]), "c")])
+    if layout == "D":
+        rows.append([(company, a)])
+        rows.append([(f"(CO. REG. NO. {regno[1:-1]})", a)])
+    elif layout == "B":
+        rows.append([(f"{company} {regno}", a)])
+    else:
+        rows.append([(company, a)])
+        rows.append([(regno, a)])
+    if layout == "E" and rng.random() < 0.5:
+        rows.append([(rng.choice(["(BANGSAR BRANCH)", "(OUTLET: MID VALLEY)"]), a)])
+    for ln in address:
+        rows.append([(ln, a)])
+    phone = f"0{rng.randint(3, 9)}-{rng.randint(1000000, 9999999)}"
+    if rng.random() < 0.4:
+        rows.append([(f"TEL: {phone} FAX: 0{rng.randint(3, 9)}-{rng.randint(10**6, 10**7 - 1)}",
+                      a)])
+    else:
+        rows.append([(f"{'Tel' if layout == 'E' else 'TEL'}: {phone}", a)])
+    if rng.random() < 0.6:
+        rows.append([(f"GST ID: {rng.randint(10**11, 10**12 - 1)}", a)])
+    return rows
 
 
 def build(split: Split, rng: random.Random) -> Receipt:
@@ -69,68 +129,62 @@ def build(split: Split, rng: random.Random) -> Receipt:
     big = ImageFont.truetype(font.path, size + rng.randint(0, 8))
     name, suffix = rng.choice(COMPANIES[split.name])
     company = f"{name} {suffix}"
+    if layout == "E" and rng.random() < 0.5:
+        company = company.title().replace("Sdn Bhd", "Sdn. Bhd.")
     regno = f"({rng.randint(100000, 999999)}-{rng.choice('AKPXVHTW')})"
     address = _address(rng, split.name)
     date = _date(rng, split.name)
     time = f"{rng.randint(8, 21):02d}:{rng.randint(0, 59):02d}"
-    items = []
-    for _ in range(rng.randint(2, 6)):
-        qty, price = rng.randint(1, 4), rng.randint(80, 4500) / 100
-        items.append((rng.choice(ITEMS[split.name]), qty, price, round(qty * price, 2)))
-    subtotal = round(sum(a for *_, a in items), 2)
-    tax = round(subtotal * rng.choice([0.0, 0.06, 0.06, 0.1]), 2)
-    raw = round(subtotal + tax, 2)
-    total = round(round(raw * 20) / 20, 2) if layout in "BD" else raw  # 5-sen rounding
-    rounding = round(total - raw, 2)
-    cash = float(math.ceil(total / 10) * 10 + rng.choice([0, 0, 10, 50]))
-    change = round(cash - total, 2)
+    m = _money_block(split, rng, layout)
     total_label = rng.choice(TOTAL_LABELS[split.name])
     cur = "RM" if layout in "CE" else ""
 
-    rows: list[list[tuple[str, str]]] = []  # (text, anchor: l / c / r / m=middle column)
+    rows = _header(split, rng, layout, company, regno, address)
 
-    def kv(label: str, value: str) -> None:
-        rows.append([(label, "l"), (f"{cur}{value}" if cur else value, "r")])
+    def kv(label: str, value: float, below: bool = False) -> None:
+        printed = f"{cur}{_money(value)}" if value >= 0 else f"-{cur}{_money(-value)}"
+        if below:  # the label on one row, its amount under it at the right
+            rows.append([(label, "l")])
+            rows.append([(printed, "r")])
+        else:
+            rows.append([(label, "l"), (printed, "r")])
 
-    centre = layout in "ACE"
-    a = "c" if centre else "l"
-    if layout == "C":
-        rows.append([(rng.choice(["** WELCOME **", "Quality You Can Trust"]), "c")])
-    if layout == "D":
-        rows.append([(company, a)])
-        rows.append([(f"(CO. REG. NO. {regno[1:-1]})", a)])
-    else:
-        rows.append([(f"{company} {regno}" if layout == "B" else company, a)])
-        if layout != "B":
-            rows.append([(regno, a)])
-    for ln in address:
-        rows.append([(ln, a)])
-    rows.append([(f"TEL: 0{rng.randint(3, 9)}-{rng.randint(1000000, 9999999)}", a)])
-    if rng.random() < 0.6:
-        rows.append([(f"GST ID: {rng.randint(10**11, 10**12 - 1)}", a)])
     rows.append([(rng.choice(["TAX INVOICE", "CASH BILL", "RECEIPT"]), "c")])
+    date_label = {"A": "DATE", "B": "Date", "C": "DATE", "D": "Tarikh", "E": "Date/Time"}[layout]
     if layout in "AD":
-        rows.append([(f"DATE: {date}", "l"), (f"TIME: {time}", "r")])
+        rows.append([(f"{date_label}: {date}", "l"), (f"TIME: {time}", "r")])
     else:
-        rows.append([(f"{'Date' if layout == 'B' else 'DATE'} : {date} {time}", "l")])
+        rows.append([(f"{date_label} : {date} {time}", "l")])
     rows.append([(f"INV NO: {rng.randint(10000, 99999)}", "l"),
                  (f"CASHIER: {rng.choice(['AMY', 'RAJ', 'LEE', 'SITI'])}", "r")])
-    for desc, qty, price, amt in items:
+    if rng.random() < 0.5:
+        rows.append([("ITEM", "l"), ("QTY", "m"), ("AMOUNT", "r")])
+    for desc, qty, price, amt in m.items:
         if layout in "BE":
             rows.append([(desc, "l")])
             rows.append([(f"{qty} X {price:.2f}", "l"), (_money(amt), "r")])
         else:
             rows.append([(desc, "l"), (str(qty), "m"), (_money(amt), "r")])
-    if layout != "C":
-        kv(rng.choice(["SUBTOTAL", "SUB TOTAL", "Sub-Total"]), _money(subtotal))
-    if tax:
-        kv(rng.choice(["GST 6%", "SST", "TAX"]), _money(tax))
-    if rounding:
-        kv("ROUNDING", f"{rounding:.2f}")
-    kv(total_label, _money(total))
-    rows.append([(f"TOTAL QTY: {sum(q for _, q, _, _ in items)}", "l")])
-    kv("CASH", _money(cash))
-    kv(rng.choice(["CHANGE", "CHANGE DUE"]), _money(change))
+    if layout != "C" or m.discount:
+        kv(rng.choice(["SUBTOTAL", "SUB TOTAL", "Sub-Total"]), m.subtotal)
+    if m.discount:
+        kv(rng.choice(["DISCOUNT", "MEMBER DISC"]), -m.discount)
+    if m.tax:
+        if layout in "AE" and rng.random() < 0.5:
+            kv(rng.choice(["TOTAL EXCL. GST", "Total (Excl SST)"]), m.subtotal - m.discount)
+        kv(rng.choice(["GST 6%", "SST", "TAX"]), m.tax)
+    if m.rounding:
+        kv(rng.choice(["ROUNDING", "ROUNDING ADJ"]), m.rounding)
+    kv(total_label, m.total, below=layout in "BD" and rng.random() < 0.5)
+    rows.append([(f"TOTAL QTY: {sum(q for _, q, _, _ in m.items)}", "l")])
+    if m.discount:
+        kv(rng.choice(["TOTAL SAVINGS", "YOU SAVED"]), m.discount)
+    kv(rng.choice(["CASH", "PAYMENT"] if layout in "DE" else ["CASH", "CASH TENDERED"]), m.cash)
+    kv(rng.choice(["CHANGE", "CHANGE DUE"]), m.change)
+    if m.tax and rng.random() < 0.5:
+        rows.append([("GST SUMMARY", "l"), ("AMOUNT", "m"), ("TAX", "r")])
+        base = round(m.total - m.tax, 2)
+        rows.append([("SR @ 6%", "l"), (_money(base), "m"), (_money(m.tax), "r")])
     rows.append([(rng.choice(["THANK YOU, PLEASE COME AGAIN", "GOODS SOLD ARE NOT RETURNABLE"]),
                   "c")])
 
@@ -144,10 +198,14 @@ def build(split: Split, rng: random.Random) -> Receipt:
     colour = ink(rng)
     out_rows: list[list[Segment]] = []
     y = margin
+    while big.size > font.size and big.getlength(f"{company} {regno}") > width - 2 * margin:
+        big = ImageFont.truetype(font.path, big.size - 1)
     for row in rows:
         segs = []
         for text, anchor in row:
             f = big if text.startswith(company) else font
+            while f.getlength(text) > width - 2 * margin and f.size > 10:  # never off the paper
+                f = ImageFont.truetype(font.path, f.size - 1)
             tw = f.getlength(text)
             x = {"l": margin, "c": (width - tw) / 2, "r": width - margin - tw,
                  "m": width * 0.62 - tw / 2}[anchor]
@@ -157,7 +215,7 @@ def build(split: Split, rng: random.Random) -> Receipt:
         out_rows.append(segs)
         y += step
     fields = {"company": company, "date": date, "address": " ".join(address),
-              "total": _money(total)}
+              "total": _money(m.total)}
     return Receipt(img, fields, out_rows)
 
 

@@ -72,8 +72,8 @@ def receipt_header(layout: Layout) -> tuple[str | None, str | None]:
     addr_from = 0
     for i, r in enumerate(rows):
         t = r.text
-        if _skip_for_company(t):
-            continue
+        if _skip_for_company(t) or all(_skip_for_company(b.text) for b in r.boxes):
+            continue  # (a row of logo letters and stamp numbers is no name either)
         if _is_address_start(t) and not _SUFFIX.search(t):
             addr_from = i  # no company printed (cropped): the address starts the page
             break
