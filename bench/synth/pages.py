@@ -90,7 +90,7 @@ def localization(w: CaseWriter, split: Split) -> None:
 def rotated(w: CaseWriter, split: Split) -> None:
     for i in range(split.count(3)):
         img, _, lines = build(split, "en", 1 + i % 2)
-        angle = [90, 270, 180][i % 3] + split.rng.uniform(-3, 3) * (i % 2)
+        angle = [90, 270, 180][i % 3] + split.rng.choice([-1, 1]) * split.rng.uniform(3, 8) * (i % 2)
         turned = img.rotate(angle, expand=True, fillcolor=(255, 255, 255),
                             resample=Image.Resampling.BICUBIC)
         w.add("page", degrade(turned, split.rng, blur=0.5),

@@ -263,7 +263,7 @@ def rotated(w: CaseWriter, split: Split) -> None:
     """Receipts turned by 90/180/270 degrees (some with a few degrees of skew on top)."""
     for i in range(split.count(9)):
         r = build(split, split.rng)
-        angle = [90, 180, 270][i % 3] + (split.rng.uniform(-4, 4) if i % 2 else 0)
+        angle = [90, 180, 270][i % 3] + (split.rng.choice([-1, 1]) * split.rng.uniform(3, 8) if i % 2 else 0)
         img = r.image.rotate(angle, expand=True, fillcolor=(250, 250, 250),
                              resample=Image.Resampling.BICUBIC)
         w.add("receipt", degrade(img, split.rng), {"angle": round(angle, 2), "text": r.text}, "en",
