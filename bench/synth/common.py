@@ -121,6 +121,35 @@ def degrade(img: Image.Image, rng: random.Random, blur: float = 0.8, jpeg: bool 
     return out
 
 
+def photo(img: Image.Image, rng: random.Random, strength: float = 1.0) -> Image.Image:
+    """A phone photo of a print: faded ink (low contrast), uneven light, a slight
+    perspective, lost resolution, heavy JPEG."""
+    import numpy as np
+
+    out = img.convert("RGB")
+    w, h = out.size
+    arr = np.asarray(out).astype(np.float32)
+    fade = rng.uniform(0.0, 0.45) * strength  # thermal print fades: ink drifts to grey
+    arr = 255 - (255 - arr) * (1 - fade)
+    gx = np.linspace(rng.uniform(0.75, 1.0), rng.uniform(0.85, 1.05), w)[None, :, None]
+    gy = np.linspace(rng.uniform(0.8, 1.0), rng.uniform(0.85, 1.05), h)[:, None, None]
+    arr = np.clip(arr * gx * gy, 0, 255)
+    out = Image.fromarray(arr.astype(np.uint8))
+    d = 0.03 * strength
+    # PIL's QUAD: the source corners upper-left, lower-left, lower-right, upper-right
+    corners = [(rng.uniform(-d, d) * w, rng.uniform(-d, d) * h),
+               (rng.uniform(-d, d) * w, h + rng.uniform(-d, d) * h),
+               (w + rng.uniform(-d, d) * w, h + rng.uniform(-d, d) * h),
+               (w + rng.uniform(-d, d) * w, rng.uniform(-d, d) * h)]
+    out = out.transform((w, h), Image.Transform.QUAD, [v for c in corners for v in c],
+                        resample=Image.Resampling.BICUBIC, fillcolor=(90, 90, 90))
+    f = rng.uniform(0.55, 0.9) if strength > 0 else 1.0
+    out = out.resize((max(1, int(w * f)), max(1, int(h * f))), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    out.save(buf, format="JPEG", quality=rng.randint(45, 75))
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
 def paper(rng: random.Random) -> tuple[int, int, int]:
     """A paper colour: white to slightly yellow / grey."""
     g = rng.randint(225, 255)

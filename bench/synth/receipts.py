@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .common import CaseWriter, Split, degrade, ink, paper
+from .common import CaseWriter, Split, degrade, ink, paper, photo
 from .vocab import CITIES, COMPANIES, ITEMS, STREETS, TOTAL_LABELS
 
 LAYOUTS = {"tune": "ABC", "heldout": "DE"}
@@ -232,13 +232,16 @@ def rotate_points(points: list[tuple[float, float]], angle: float, size: tuple[i
 
 def kie(split: Split) -> int:
     w = CaseWriter(split, "kie")
-    for _ in range(split.count(30)):
+    for i in range(split.count(40)):
         r = build(split, split.rng)
         img = r.image
         if split.rng.random() < 0.5:
             img = img.rotate(split.rng.uniform(-2, 2), expand=True, fillcolor=(250, 250, 250),
                              resample=Image.Resampling.BICUBIC)
-        w.add("receipt", degrade(img, split.rng), r.fields, "en", jpeg=90)
+        if i % 4 == 3:  # every fourth receipt is a phone photo of a faded print
+            w.add("photo", photo(img, split.rng), r.fields, "en", jpeg=95)
+        else:
+            w.add("receipt", degrade(img, split.rng), r.fields, "en", jpeg=90)
     return w.close()
 
 
@@ -266,5 +269,5 @@ def rotated(w: CaseWriter, split: Split) -> None:
         angle = [90, 180, 270][i % 3] + (split.rng.choice([-1, 1]) * split.rng.uniform(3, 8) if i % 2 else 0)
         img = r.image.rotate(angle, expand=True, fillcolor=(250, 250, 250),
                              resample=Image.Resampling.BICUBIC)
-        w.add("receipt", degrade(img, split.rng), {"angle": round(angle, 2), "text": r.text}, "en",
-              jpeg=92)
+        shot = photo(img, split.rng, 0.6) if i % 3 == 1 else degrade(img, split.rng)
+        w.add("receipt", shot, {"angle": round(angle, 2), "text": r.text}, "en", jpeg=92)

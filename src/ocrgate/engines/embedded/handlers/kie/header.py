@@ -31,8 +31,9 @@ _STOP = re.compile(
     re.I,
 )
 _SUFFIX = re.compile(
-    r"\b(sdn\.?\s*bhd|bhd|s/?b|enterprise|trading|co\.?|ltd|limited|inc|"
-    r"llc|gmbh|corp|corporation|company|store|mart|restaurant|shop)\b|"
+    r"\b(sdn\.?\s*bhd|bhd|berhad|s/?b|enterprise|trading|co\.?|ltd|limited|inc|plt|plc|"
+    r"llp|pte|pty|llc|gmbh|s\.?a\.?r\.?l|s\.?r\.?l|corp|corporation|company|store|mart|"
+    r"restaurant|shop)\b|"
     r"公司|商行|商店|超市|餐厅",
     re.I,
 )
