@@ -77,3 +77,41 @@ def test_empty_cell_with_ink_is_read(reader):
     rows[0][0].texts.append("Total")  # the detector found "Total" but missed "17"
     read_empty_cells(rows, [_t("Total", 8, 6, 80, 36)], bgr, reader.recognise)
     assert rows[0][1].texts == ["17"]
+
+
+def test_text_centred_across_two_rows_becomes_a_row_span():
+    # rows at y 0-30 and 30-60; "Group" sits at y 20-40 (on the boundary), the cell under
+    # it is empty; the right column has a value in each row
+    rows = _grid([[(0, 0, 100, 30), (100, 0, 200, 30)], [(0, 30, 100, 60), (100, 30, 200, 60)]])
+    for cell, text, box in ((rows[0][0], "Group", (10, 20, 60, 40)),
+                            (rows[0][1], "1.5", (110, 5, 150, 25)),
+                            (rows[1][1], "2.5", (110, 35, 150, 55))):
+        cell.texts.append(text)
+        cell.text_boxes.append(np.array(box, float))
+    from ocrgate.engines.embedded.handlers.table.cells import merge_straddling
+
+    assert merge_straddling(rows) == 1
+    assert rows[0][0].rowspan == 2 and len(rows[1]) == 1
+
+
+def test_text_inside_its_row_is_not_merged():
+    rows = _grid([[(0, 0, 100, 30)], [(0, 30, 100, 60)]])
+    rows[0][0].texts.append("A")
+    rows[0][0].text_boxes.append(np.array((10, 5, 60, 25), float))
+    from ocrgate.engines.embedded.handlers.table.cells import merge_straddling
+
+    assert merge_straddling(rows) == 0
+
+
+def test_rows_without_any_text_are_dropped():
+    from ocrgate.engines.embedded.handlers.table.cells import drop_empty_rows
+
+    rows = _grid([[(0, 0, 100, 30), (100, 0, 200, 30)], [(0, 30, 100, 60), (100, 30, 200, 60)],
+                  [(0, 60, 100, 90), (100, 60, 200, 90)]])
+    rows[0][0].texts.append("a")
+    rows[2][1].texts.append("b")
+    rows[0][1].rowspan = 2  # spans into the empty row: one row less after the drop
+    assert drop_empty_rows(rows) == 1
+    assert rows[0][1].rowspan == 1
+    assert [[c.texts for c in r] for r in rows] == [[["a"], []], [[], ["b"]]]
+    assert [c.row for r in rows for c in r] == [0, 0, 1, 1]

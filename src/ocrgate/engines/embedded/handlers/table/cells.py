@@ -1,7 +1,8 @@
-"""Cell text reconciled with the structure: a detected line that runs across several cells of
-one row is cut at the blank gaps nearest the cell boundaries and each piece re-read from the
-full-resolution image; a cell that the detector left empty but that holds ink is read
-whole.
+"""Cell text and spans reconciled with the detected lines: a line that runs across several
+cells of one row is cut at the blank gaps nearest the cell boundaries and each piece re-read
+from the full-resolution image; text bands fill structure rows in order when their counts
+agree; a cell that the detector left empty but that holds ink is read whole; rows without
+text are dropped; text centred across two stacked cells makes a row span.
 
 The detector often returns one box for a row header and its value ("空气质量级别 一级") or
 for two narrow numeric cells; put whole into one cell, the text leaves the other empty
@@ -176,4 +177,62 @@ def fill_by_bands(rows: list[list[GridCell]], texts: list[CellText]) -> bool:
                 best = min(cands, key=lambda c: abs((c.box[0] + c.box[2]) / 2 - cx)
                            if c.box is not None else 1e9)
             best.texts.append(t.text)
+            best.text_boxes.append(t.box)
     return True
+
+
+#: a cell's text sits between two rows when its centre is this close to their boundary,
+#: as a share of the distance between the two rows' centres
+STRADDLE = 0.3
+
+
+def merge_straddling(rows: list[list[GridCell]]) -> int:
+    """Row spans the structure missed: where one of two cells stacked in a column holds
+    text, the other none, and that text straddles the boundary between their rows, the
+    two become one cell spanning both rows (a header centred across the rows it labels).
+    Returns the number of merges."""
+    def centre(r: list[GridCell]) -> float | None:
+        ys = [(c.box[1] + c.box[3]) / 2 for c in r if c.box is not None and c.rowspan == 1]
+        return float(np.median(ys)) if ys else None
+
+    merges = 0
+    for i in range(len(rows) - 1):
+        top, below = centre(rows[i]), centre(rows[i + 1])
+        if top is None or below is None or below - top <= 0:
+            continue
+        boundary = (top + below) / 2
+        for a in list(rows[i]):
+            if a.rowspan != 1:
+                continue
+            b = next((c for c in rows[i + 1] if c.col == a.col and c.colspan == a.colspan
+                      and c.rowspan == 1), None)
+            if b is None or bool(a.texts) == bool(b.texts):
+                continue  # both empty, or both hold text: nothing spans
+            full = a if a.texts else b
+            ys = [(float(t[1]) + float(t[3])) / 2 for t in full.text_boxes]
+            if ys and abs(float(np.mean(ys)) - boundary) <= STRADDLE * (below - top):
+                a.texts, a.text_boxes = full.texts, full.text_boxes
+                a.rowspan = 2
+                rows[i + 1].remove(b)
+                merges += 1
+    return merges
+
+
+def drop_empty_rows(rows: list[list[GridCell]]) -> int:
+    """Remove structure rows in which no cell got any text (SLANet splits some rows in
+    two; no reference table of the dev or generated sets has an all-empty row): cells
+    spanning into a removed row span one row less. Returns the number removed."""
+    removed = 0
+    for i in range(len(rows) - 1, -1, -1):
+        if any(c.texts or c.rowspan > 1 for c in rows[i]):
+            continue
+        for r in rows[:i]:
+            for c in r:
+                if c.row + c.rowspan > i > c.row:
+                    c.rowspan -= 1
+        del rows[i]
+        removed += 1
+    for i, r in enumerate(rows):  # logical row numbers after the removals
+        for c in r:
+            c.row = i
+    return removed
