@@ -147,7 +147,8 @@ def read_empty_cells(rows: list[list[GridCell]], texts: list[CellText], bgr: np.
     if not todo:
         return
     for (c, _), (text, score) in zip(todo, recognise([crop for _, crop in todo]), strict=True):
-        if text.strip() and score >= EMPTY_CELL_SCORE:
+        # (rules and dotted leaders read as "=====" / "----" are not cell text)
+        if any(ch.isalnum() for ch in text) and score >= EMPTY_CELL_SCORE:
             c.texts.append(text.strip())
 
 
@@ -183,13 +184,14 @@ def fill_by_bands(rows: list[list[GridCell]], texts: list[CellText]) -> bool:
 
 #: a cell's text sits between two rows when its centre is this close to their boundary,
 #: as a share of the distance between the two rows' centres
-STRADDLE = 0.3
+STRADDLE = 0.15
 
 
 def merge_straddling(rows: list[list[GridCell]]) -> int:
     """Row spans the structure missed: where one of two cells stacked in a column holds
     text, the other none, and that text straddles the boundary between their rows, the
-    two become one cell spanning both rows (a header centred across the rows it labels).
+    two become one cell spanning both rows (a header centred across the rows it labels;
+    the other columns must hold text above it in the upper row and below it in the lower).
     Returns the number of merges."""
     def centre(r: list[GridCell]) -> float | None:
         ys = [(c.box[1] + c.box[3]) / 2 for c in r if c.box is not None and c.rowspan == 1]
@@ -208,9 +210,19 @@ def merge_straddling(rows: list[list[GridCell]]) -> int:
                       and c.rowspan == 1), None)
             if b is None or bool(a.texts) == bool(b.texts):
                 continue  # both empty, or both hold text: nothing spans
+            # both rows must be real rows: text in another column above and below this text
+            up = [(float(t[1]) + float(t[3])) / 2 for c in rows[i] if c is not a
+                  for t in c.text_boxes]
+            down = [(float(t[1]) + float(t[3])) / 2 for c in rows[i + 1] if c is not b
+                    for t in c.text_boxes]
             full = a if a.texts else b
             ys = [(float(t[1]) + float(t[3])) / 2 for t in full.text_boxes]
-            if ys and abs(float(np.mean(ys)) - boundary) <= STRADDLE * (below - top):
+            if not (ys and up and down):
+                continue
+            cy, hi, lo = float(np.mean(ys)), float(np.median(up)), float(np.median(down))
+            if not hi + 0.25 * (lo - hi) <= cy <= lo - 0.25 * (lo - hi):
+                continue
+            if abs(cy - boundary) <= STRADDLE * (below - top):
                 a.texts, a.text_boxes = full.texts, full.text_boxes
                 a.rowspan = 2
                 rows[i + 1].remove(b)
