@@ -17,6 +17,8 @@ esac
 APT_PACKAGES=(
   fonts-noto-cjk      # CJK glyphs for the images the tests and benchmarks render
   fonts-dejavu-core
+  # more typefaces and scripts for the generated development data (python -m bench.synth)
+  fonts-noto-core fonts-liberation2 fonts-freefont-ttf
   # Tesseract traineddata: multi_lan reads Korean, Arabic, Cyrillic and Vietnamese
   # lines with it (the tesserocr wheel bundles libtesseract); eng + chi_sim for bench/
   tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-kor tesseract-ocr-ara

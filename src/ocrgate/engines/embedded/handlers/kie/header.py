@@ -31,8 +31,9 @@ _STOP = re.compile(
     re.I,
 )
 _SUFFIX = re.compile(
-    r"\b(sdn\.?\s*bhd|bhd|s/?b|enterprise|trading|co\.?|ltd|limited|inc|"
-    r"llc|gmbh|corp|corporation|company|store|mart|restaurant|shop)\b|"
+    r"\b(sdn\.?\s*bhd|bhd|berhad|s/?b|enterprise|trading|co\.?|ltd|limited|inc|plt|plc|"
+    r"llp|pte|pty|llc|gmbh|s\.?a\.?r\.?l|s\.?r\.?l|corp|corporation|company|store|mart|"
+    r"restaurant|shop)\b|"
     r"公司|商行|商店|超市|餐厅",
     re.I,
 )
@@ -72,8 +73,8 @@ def receipt_header(layout: Layout) -> tuple[str | None, str | None]:
     addr_from = 0
     for i, r in enumerate(rows):
         t = r.text
-        if _skip_for_company(t):
-            continue
+        if _skip_for_company(t) or all(_skip_for_company(b.text) for b in r.boxes):
+            continue  # (a row of logo letters and stamp numbers is no name either)
         if _is_address_start(t) and not _SUFFIX.search(t):
             addr_from = i  # no company printed (cropped): the address starts the page
             break

@@ -8,8 +8,10 @@ below" neighbours rather than reading order alone.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .....result import Page
@@ -65,9 +67,11 @@ class Layout:
         self.boxes: list[Box] = []
         offset = 0.0
         for page in pages:  # pages stacked vertically
+            turn = _deskew(page)
             for line in page.lines:
-                xs = [p[0] for p in line.quad]
-                ys = [p[1] for p in line.quad]
+                pts = [turn(x, y) for x, y in line.quad]
+                xs = [p[0] for p in pts]
+                ys = [p[1] for p in pts]
                 text = unicodedata.normalize("NFC", line.text).strip()
                 if text:
                     self.boxes.append(
@@ -132,6 +136,38 @@ class Layout:
                 out.append(hits[0])
                 last_y = r.y1
         return out
+
+
+def skew_angle(page: Page) -> float:
+    """The page's text skew in radians: the median slope of the wide line quads' top edges
+    (a photographed receipt is rarely level; its label and amount then sit at different
+    heights and would not share a row)."""
+    angles = []
+    for line in page.lines:
+        (x0, y0), (x1, y1) = line.quad[0], line.quad[1]
+        width = math.hypot(x1 - x0, y1 - y0)
+        height = math.hypot(line.quad[3][0] - x0, line.quad[3][1] - y0)
+        if width >= 3 * height and width > 0:
+            angles.append(math.atan2(y1 - y0, x1 - x0))
+    if len(angles) < 3:
+        return 0.0
+    angles.sort()
+    return angles[len(angles) // 2]
+
+
+def _deskew(page: Page) -> Callable[[float, float], tuple[float, float]]:
+    """Point mapping that levels the page's text (identity when it is level within 0.3°)."""
+    a = skew_angle(page)
+    if abs(a) < math.radians(0.3):
+        return lambda x, y: (x, y)
+    ca, sa = math.cos(-a), math.sin(-a)
+    cx, cy = page.width / 2, page.height / 2
+
+    def turn(x: float, y: float) -> tuple[float, float]:
+        dx, dy = x - cx, y - cy
+        return cx + dx * ca - dy * sa, cy + dx * sa + dy * ca
+
+    return turn
 
 
 def _xoverlap(a: Box, b: Box) -> float:

@@ -10,6 +10,7 @@ from .fields import FieldSpec, fold, make_spec
 from .header import receipt_header
 from .labels import by_label, label_score, split_label
 from .rows import Box, Layout
+from .totals import find_total
 from .values import parse_value
 
 
@@ -77,6 +78,11 @@ class _Ctx:
         layout = self.layout
         is_company = "company" in spec.concepts and "address" not in spec.concepts
         is_address = "address" in spec.concepts
+        if region is None and _is_grand_total(spec):
+            printed = find_total(layout)
+            value = parse_value(spec, printed) if printed else None
+            if value:
+                return value
         hit = by_label(layout, spec, region, min_score=0.95 if is_company else 0.6)
         if hit:
             return hit[0]
@@ -192,6 +198,12 @@ class _Ctx:
 
 
 _AMOUNT_SPEC = make_spec("amount", "")
+
+
+def _is_grand_total(spec: FieldSpec) -> bool:
+    """The document's total (not a tax, a unit price or a line amount)."""
+    return (spec.kind == "amount" and "total" in spec.concepts
+            and not {"tax", "price", "qty"} & set(spec.concepts))
 _FOOTER = re.compile(
     r"^\W*(sub[\s-]*total|total|grand|net|nett|amount due|balance|tax|gst|vat|"
     r"合计|总计|小计|价税|税额)",

@@ -27,6 +27,8 @@ class GridCell:
     box: np.ndarray | None
     header: bool = False
     texts: list[str] = field(default_factory=list)
+    text_boxes: list[np.ndarray] = field(default_factory=list)
+    """The boxes (x0, y0, x1, y1) of the OCR lines in ``texts``."""
 
 
 def parse_structure(tokens: Sequence[str], boxes: np.ndarray) -> list[list[GridCell]]:
@@ -150,6 +152,7 @@ def fill_cells(rows: list[list[GridCell]], texts: list[CellText]) -> None:
             cand = np.flatnonzero(iou[i] == best)
             j = int(cand[np.argmin(dist[i, cand])])
         cells[j].texts.append(t.text)
+        cells[j].text_boxes.append(t.box)
 
 
 def text_bands(texts: Sequence[CellText]) -> list[list[CellText]]:
