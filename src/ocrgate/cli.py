@@ -7,6 +7,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -22,6 +23,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _exit_quietly(signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -51,6 +56,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, service=service, store=store)
     log.info("ocrgate listening on http://%s:%d (native: /api/v1, compatible: /compatible-mode/v1; "
              "store: %s)", settings.host, settings.port, store.backend)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the signal again; with
+    # the default handlers the process would die there, skipping the ``finally`` below and
+    # every exit hook (engine workers left running, a shared semaphore reported leaked)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_quietly)
     try:
         # log_config=None: uvicorn's loggers go through the handler configured above (text or JSON)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
