@@ -49,6 +49,21 @@ CLOSE_REASONS = {
 }
 
 
+FAULT_PAUSE_ENV = "OCRGATE_BATCH_FAULT_PAUSE"
+"""Test hook, unset in production: ``validating=S,finalizing=S`` makes the runner sleep S
+seconds after checking an input file (before its lines are stored) or after writing the
+output files (before the batch ends), so a fault test can SIGKILL the server exactly there."""
+
+
+def _fault_pause(point: str, batch_id: str) -> None:
+    for item in os.environ.get(FAULT_PAUSE_ENV, "").split(","):
+        name, _, seconds = item.partition("=")
+        if name.strip() == point:
+            log.warning("batch %s: pausing %s s at %s (%s)", batch_id, seconds, point,
+                        FAULT_PAUSE_ENV)
+            time.sleep(float(seconds))
+
+
 def _start_ticks(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (tells a reused pid apart)."""
     try:
@@ -240,6 +255,7 @@ class BatchRunner:
                           "exists.", None, "input_file_id")
         else:
             checked = check_file(path, info.endpoint, self.limits)
+            _fault_pause("validating", info.id)
         if (not checked.errors and checked.model == TEST_MODEL
                 and self.store.batches.running_test_batches(info.account_id, info.id)
                 >= MAX_TEST_BATCHES):
@@ -272,6 +288,7 @@ class BatchRunner:
 
     def _finalize(self, info: BatchInfo, status: str) -> None:
         files = assemble(self.store, info) if info.in_progress_at is not None else []
+        _fault_pause("finalizing", info.id)
         if self.store.batches.finish(info.id, self.owner, status, files):
             log.info("batch %s: %s", info.id, status)
         self._drop(info.id)
@@ -321,6 +338,8 @@ class BatchRunner:
                                               count_attempt=outcome.transient.status >= 500)
                 held.backoff_s = min(MAX_BACKOFF_S, max(0.25, held.backoff_s * 2))
                 held.backoff_until = time.time() + held.backoff_s
+                log.debug("batch %s line %d: %s; again in %.2f s", line.batch_id, line.line_no,
+                          outcome.transient.code, held.backoff_s)
                 return
             held.backoff_s = 0.0
             if not self._store_result(line, outcome):
