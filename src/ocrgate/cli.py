@@ -1,5 +1,6 @@
-"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``, and the operator commands
-(``keys``, ``accounts``, ``usage``: admin.py; ``eval``: eval/command.py)."""
+"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``, ``ocrgate batch`` (batch/cli.py),
+and the operator commands (``keys``, ``accounts``, ``usage``: admin.py; ``eval``:
+eval/command.py)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("rest", nargs=argparse.REMAINDER)
 
     from .admin import register as register_admin
+    from .batch.cli import register as register_batch
     from .build.model_install import register as register_models
     from .doctor import register as register_doctor
     from .eval.command import register as register_eval
@@ -148,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_doctor(sub)
     register_eval(sub)
     register_admin(sub)
+    register_batch(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ from ocrgate.batch.runner import BatchRunner, owner_gone, process_owner, window_
 from ocrgate.metering import cost
 from ocrgate.service import OcrService
 from ocrgate.store import Store
-from ocrgate.store.batches import NewLine
+from ocrgate.store.batch_lines import NewLine
 from ocrgate.store.models import Batch
 from ocrgate.store.usage import UsageEntry
 from tests.batch.helpers import (

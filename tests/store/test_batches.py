@@ -8,7 +8,8 @@ import time
 import pytest
 
 from ocrgate.store import Store
-from ocrgate.store.batches import ListFilter, NewLine, NotCancellable
+from ocrgate.store.batch_lines import NewLine
+from ocrgate.store.batches import ListFilter, NotCancellable
 from ocrgate.store.usage import UsageEntry
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from ..errors import OcrError, echo
 from ..model_specs import resolve_model
-from ..store.batches import TEST_MODEL, NewLine
+from ..store.batch_lines import NewLine
+from ..store.batches import TEST_MODEL
 
 ENDPOINT_CHAT = "/v1/chat/completions"
 ENDPOINT_TEST = "/v1/chat/ds-test"

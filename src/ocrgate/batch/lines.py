@@ -27,7 +27,8 @@ from ..model_specs import resolve_model
 from ..render import compatible
 from ..render.completion import Usage
 from ..service import OcrService
-from ..store.batches import TEST_MODEL, BatchInfo, LineRef
+from ..store.batch_lines import LineRef
+from ..store.batches import TEST_MODEL, BatchInfo
 from ..store.usage import UsageEntry
 
 log = logging.getLogger("ocrgate.batch")

@@ -32,7 +32,8 @@ from ..config import Settings
 from ..errors import internal_error
 from ..service import OcrService, engine_capacity
 from ..store import Store
-from ..store.batches import TERMINAL, TEST_MODEL, BatchInfo, LineRef
+from ..store.batch_lines import LineRef
+from ..store.batches import TERMINAL, TEST_MODEL, BatchInfo
 from .jsonl import Checked, Limits, check_file
 from .lines import LineOutcome, LineRunner, unrun_line
 from .output import assemble
