@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # messages stay one line (grep-able)
+    logging.getLogger().setLevel(logging.WARNING)  # the bar reports progress; warnings still show
     task = Task(args.task)
     schema = json.loads(Path(args.schema).read_text()) if args.schema else None
     out = Path(args.out)
