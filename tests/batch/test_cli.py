@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from ocrgate.eval.metrics import cer
 from tests.conftest import API_KEY, LEAN_DISABLED, render_lines, serve
 
