@@ -1,9 +1,10 @@
-"""The runner in-process on the lean engine and a real SQLite store: a batch end to end with
-its ledger rows, cancel mid-run, expiry, a second runner taking over, a full admission queue
-retried (not failed), batch-test-model."""
+"""The runner in-process on the lean engine and a real store (SQLite, and a PostgreSQL server
+the tests start): a batch end to end with its ledger rows, cancel mid-run, expiry, a second
+runner taking over, a full admission queue retried (not failed), batch-test-model."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -22,6 +23,7 @@ from ocrgate.store import Store
 from ocrgate.store.batch_lines import NewLine
 from ocrgate.store.models import Batch
 from ocrgate.store.usage import UsageEntry
+from tests import pg
 from tests.batch.helpers import (
     assert_exactly_once,
     ds_test_jsonl,
@@ -31,11 +33,15 @@ from tests.batch.helpers import (
 )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path)
-    yield s
-    s.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with contextlib.ExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = stack.enter_context(pg.database(request.getfixturevalue("pg_server")))
+        s = Store.open(tmp_path, url)
+        stack.callback(s.close)
+        yield s
 
 
 @pytest.fixture

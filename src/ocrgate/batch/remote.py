@@ -65,18 +65,19 @@ def _chunks(run: Run, pages: list[Page], folder: Path, dpi: int) -> Iterator[tup
     fh = path.open("wb")
     for page in pages:
         try:
-            line = _line(run, str(len(keys)), _image(page, max_pixels, dpi))
+            image = _image(page, max_pixels, dpi)
         except Exception as exc:  # noqa: BLE001 - this page cannot even be sent
             run.record(page_record(page.source, page.index, run.task.value, run.model,
                                    error=error_of(exc)), page.source)
             continue
+        line = _line(run, str(len(keys)), image)
         if keys and (len(keys) >= MAX_LINES or size + len(line) > MAX_FILE_BYTES):
             fh.close()
             yield path, keys
             n += 1
             path, keys, size = folder / f"upload-{n}.jsonl", [], 0
             fh = path.open("wb")
-            line = _line(run, "0", _image(page, max_pixels, dpi))
+            line = _line(run, "0", image)
         fh.write(line)
         size += len(line)
         keys.append(page.source.key(page.index, run.task.value, run.model))

@@ -67,7 +67,10 @@ class StateLog:
         self.path = out_dir / STATE_DIR / "state.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        cut = self.path.exists() and self.path.stat().st_size and not self._ends_with_newline()
         self._fh = self.path.open("a", encoding="utf-8")
+        if cut:
+            self._fh.write("\n")  # after a line cut short by a crash
 
     def load(self) -> list[dict[str, Any]]:
         """Every intact entry (a line cut short by a crash is skipped)."""
@@ -84,8 +87,6 @@ class StateLog:
     def append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            if self._fh.tell() and not self._ends_with_newline():
-                self._fh.write("\n")  # after a line cut short by a crash
             self._fh.write(line + "\n")
             self._fh.flush()
             os.fsync(self._fh.fileno())
