@@ -193,8 +193,9 @@ class Settings:
     max_queue: int = 64
     """Requests waiting for an engine (all engines together) beyond which new ones get 429."""
     workers: int | None = None
-    """Embedded-engine worker processes; unset: one per core for ``ocrgate serve``, none
-    (in-process) for the CLI and the library; 0: always in-process."""
+    """Embedded-engine worker processes; unset: one per core for ``ocrgate serve`` and
+    ``ocrgate batch``, none (in-process) for ``ocrgate ocr`` and the library; 0: always
+    in-process."""
     worker_threads: int = 0
     """Inference threads per worker (0: every core: a lone request gets the whole machine)."""
     batch_workers: int = 1
