@@ -2,8 +2,11 @@
 the Batch API of a server, and single requests in a loop — and the p50/p95 of interactive
 requests with and without a batch running on the same server (interleaved rounds).
 
-    .venv/bin/python bench/batch.py [--pages 200] [--rounds 3] [--per-round 15]
+    .venv/bin/python bench/batch.py [--pages 200] [--chunks 4] [--rounds 3] [--per-round 15]
                                     [--out reports/batch.json]
+
+The pages are split into ``--chunks`` parts and the three ways take turns on each part (in
+a rotating order), so a change in the machine's load touches all three alike.
 
 Pages are rendered receipts (bench/common.py); the interactive requests are other receipts.
 The server is ``ocrgate serve`` with its defaults (one engine worker per core plus one
@@ -80,21 +83,20 @@ class Api:
         return b
 
 
-def loop_mode(api: Api, urls: list[str]) -> dict:
+def loop_mode(api: Api, urls: list[str]) -> float:
     started = time.perf_counter()
     for url in urls:
         api.chat(url)
-    wall = time.perf_counter() - started
-    return {"pages": len(urls), "seconds": round(wall, 2), "pages_per_s": round(len(urls) / wall, 3)}
+    return time.perf_counter() - started
 
 
-def api_mode(api: Api, file_id: str, pages: int) -> dict:
+def api_mode(api: Api, urls: list[str]) -> float:
+    """Upload, create, poll until completed."""
     started = time.perf_counter()
-    batch_id = api.create(file_id)
+    batch_id = api.create(api.upload(urls))
     final = api.wait(batch_id)
-    wall = time.perf_counter() - started
-    assert final["request_counts"]["completed"] == pages, final
-    return {"pages": pages, "seconds": round(wall, 2), "pages_per_s": round(pages / wall, 3)}
+    assert final["request_counts"]["completed"] == len(urls), final
+    return time.perf_counter() - started
 
 
 def fairness(api: Api, file_id: str, interactive: list[str], rounds: int, per_round: int) -> dict:
@@ -131,10 +133,11 @@ def fairness(api: Api, file_id: str, interactive: list[str], rounds: int, per_ro
             "batch_lines_per_s_alone": round(sum(alone) / len(alone), 3)}
 
 
-def cli_mode(images: list, workdir: Path) -> dict:  # noqa: ANN001 - PIL images
-    pdf = workdir / "pages.pdf"
+def cli_mode(images: list, workdir: Path, n: int) -> tuple[float, float]:  # noqa: ANN001
+    """(wall seconds of the whole command, seconds from its first page to its last)."""
+    pdf = workdir / f"pages-{n}.pdf"
     images[0].save(pdf, save_all=True, append_images=images[1:], resolution=150)
-    out = workdir / "cli-out"
+    out = workdir / f"cli-out-{n}"
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "ocrgate.cli", "batch", str(pdf), "--out",
                            str(out), "--task", "text_recognition"], capture_output=True, text=True)
@@ -143,17 +146,44 @@ def cli_mode(images: list, workdir: Path) -> dict:  # noqa: ANN001 - PIL images
         raise RuntimeError(proc.stderr[-2000:])
     done = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(done) == len(images) and not any(r["error"] for r in done)
-    return {"pages": len(images), "seconds": round(wall, 2),
-            "pages_per_s": round(len(images) / wall, 3),
-            "note": "wall time of the whole command, engine start included"}
+    times = sorted(r["finished_at"] for r in done)
+    return wall, times[-1] - times[0]
+
+
+def throughput(api: Api, images: list, urls: list[str], chunks: int, workdir: Path) -> dict:  # noqa: ANN001
+    seconds = {"loop": 0.0, "api": 0.0, "cli": 0.0, "cli_steady": 0.0}
+    size = -(-len(urls) // chunks)
+    for n in range(chunks):
+        part = slice(n * size, (n + 1) * size)
+        order = ["loop", "api", "cli"][n % 3:] + ["loop", "api", "cli"][:n % 3]
+        for mode in order:
+            if mode == "loop":
+                seconds["loop"] += loop_mode(api, urls[part])
+            elif mode == "api":
+                seconds["api"] += api_mode(api, urls[part])
+            else:
+                wall, steady = cli_mode(images[part], workdir, n)
+                seconds["cli"] += wall
+                # first→last page covers pages - 1 intervals: scale to the part's pages
+                count = len(urls[part])
+                seconds["cli_steady"] += steady * count / max(1, count - 1)
+        print(f"chunk {n + 1}/{chunks}: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()),
+              flush=True)
+    pages = len(urls)
+    return {mode: {"seconds": round(s, 2), "pages_per_s": round(pages / s, 3)}
+            for mode, s in seconds.items()} | {"pages": pages, "chunks": chunks,
+                                                "cli_note": "cli: wall time of each command, "
+                                                "engine start included; cli_steady: first to "
+                                                "last page"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=200)
+    ap.add_argument("--chunks", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--per-round", type=int, default=15)
-    ap.add_argument("--modes", nargs="+", default=["loop", "api", "fairness", "cli"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "fairness"])
     ap.add_argument("--out", default="reports/batch.json")
     args = ap.parse_args()
     images = [receipt(seed) for seed in range(args.pages)]
@@ -162,32 +192,24 @@ def main() -> None:
     result: dict = {"machine": machine(), "pages": args.pages}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        if {"loop", "api", "fairness"} & set(args.modes):
-            port = free_port()
-            server = start_server(port, {"OCRGATE_DATA_DIR": str(workdir / "data")},
-                                  log_path=str(workdir / "server.log"))
-            try:
-                api = Api(f"http://127.0.0.1:{port}")
-                for url in interactive[:2]:
-                    api.chat(url)  # warm every worker a little
+        port = free_port()
+        server = start_server(port, {"OCRGATE_DATA_DIR": str(workdir / "data")},
+                              log_path=str(workdir / "server.log"))
+        try:
+            api = Api(f"http://127.0.0.1:{port}")
+            for url in interactive[:2]:
+                api.chat(url)  # warm the workers a little
+            if "throughput" not in args.skip:
+                result["throughput"] = throughput(api, images, urls, args.chunks, workdir)
+                print("throughput", json.dumps(result["throughput"]), flush=True)
+            if "fairness" not in args.skip:
                 file_id = api.upload(urls)
-                for mode in args.modes:
-                    if mode == "loop":
-                        result["loop"] = loop_mode(api, urls)
-                    elif mode == "api":
-                        result["api"] = api_mode(api, file_id, len(urls))
-                    elif mode == "fairness":
-                        result["fairness"] = fairness(api, file_id, interactive, args.rounds,
-                                                      args.per_round)
-                    else:
-                        continue
-                    print(mode, json.dumps(result[mode]), flush=True)
-            finally:
-                server.terminate()
-                server.wait(timeout=60)
-        if "cli" in args.modes:
-            result["cli"] = cli_mode(images, workdir)
-            print("cli", json.dumps(result["cli"]), flush=True)
+                result["fairness"] = fairness(api, file_id, interactive, args.rounds,
+                                              args.per_round)
+                print("fairness", json.dumps(result["fairness"]), flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
     write_json(args.out, result)
 
 

@@ -13,6 +13,7 @@ import html
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ def page_record(source: Source, index: int, task: str, model: str,
         "page": index + 1, "pages": source.pages, "task": task, "model": model, "text": text,
         "ocr_result": completion.ocr_result if completion else None,
         "finish_reason": completion.finish_reason if completion else None,
-        "usage": usage, "error": error, "seconds": round(seconds, 3)}
+        "usage": usage, "error": error, "seconds": round(seconds, 3),
+        "finished_at": round(time.time(), 3)}
 
 
 def _atomic_write(path: Path, text: str) -> None:
