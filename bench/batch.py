@@ -133,24 +133,27 @@ def fairness(api: Api, file_id: str, interactive: list[str], rounds: int, per_ro
             "batch_lines_per_s_alone": round(sum(alone) / len(alone), 3)}
 
 
-def cli_mode(images: list, workdir: Path, n: int) -> tuple[float, float]:  # noqa: ANN001
-    """(wall seconds of the whole command, seconds from its first page to its last)."""
-    pdf = workdir / f"pages-{n}.pdf"
-    images[0].save(pdf, save_all=True, append_images=images[1:], resolution=150)
+def cli_mode(pngs: list[bytes], workdir: Path, n: int) -> tuple[float, float]:
+    """(wall seconds of the whole command, seconds from its first page to its last): the same
+    PNG files as the other two ways get, from a folder."""
+    folder = workdir / f"pages-{n}"
+    folder.mkdir()
+    for i, data in enumerate(pngs):
+        (folder / f"{i:04d}.png").write_bytes(data)
     out = workdir / f"cli-out-{n}"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ocrgate.cli", "batch", str(pdf), "--out",
+    proc = subprocess.run([sys.executable, "-m", "ocrgate.cli", "batch", str(folder), "--out",
                            str(out), "--task", "text_recognition"], capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     done = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert len(done) == len(images) and not any(r["error"] for r in done)
+    assert len(done) == len(pngs) and not any(r["error"] for r in done)
     times = sorted(r["finished_at"] for r in done)
     return wall, times[-1] - times[0]
 
 
-def throughput(api: Api, images: list, urls: list[str], chunks: int, workdir: Path) -> dict:  # noqa: ANN001
+def throughput(api: Api, pngs: list[bytes], urls: list[str], chunks: int, workdir: Path) -> dict:
     seconds = {"loop": 0.0, "api": 0.0, "cli": 0.0, "cli_steady": 0.0}
     size = -(-len(urls) // chunks)
     for n in range(chunks):
@@ -162,7 +165,7 @@ def throughput(api: Api, images: list, urls: list[str], chunks: int, workdir: Pa
             elif mode == "api":
                 seconds["api"] += api_mode(api, urls[part])
             else:
-                wall, steady = cli_mode(images[part], workdir, n)
+                wall, steady = cli_mode(pngs[part], workdir, n)
                 seconds["cli"] += wall
                 # first→last page covers pages - 1 intervals: scale to the part's pages
                 count = len(urls[part])
@@ -186,8 +189,8 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "fairness"])
     ap.add_argument("--out", default="reports/batch.json")
     args = ap.parse_args()
-    images = [receipt(seed) for seed in range(args.pages)]
-    urls = [_data_url(im) for im in images]
+    pngs = [png(receipt(seed)) for seed in range(args.pages)]
+    urls = ["data:image/png;base64," + base64.b64encode(data).decode() for data in pngs]
     interactive = [_data_url(receipt(10_000 + s)) for s in range(10)]
     result: dict = {"machine": machine(), "pages": args.pages}
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,7 +203,7 @@ def main() -> None:
             for url in interactive[:2]:
                 api.chat(url)  # warm the workers a little
             if "throughput" not in args.skip:
-                result["throughput"] = throughput(api, images, urls, args.chunks, workdir)
+                result["throughput"] = throughput(api, pngs, urls, args.chunks, workdir)
                 print("throughput", json.dumps(result["throughput"]), flush=True)
             if "fairness" not in args.skip:
                 file_id = api.upload(urls)
