@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import astuple, replace
 from typing import Any
 
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
@@ -48,8 +48,8 @@ Answer = tuple[str, Any, dict[str, float]]
 with extra constructor arguments do not pickle)."""
 
 
-def _error_fields(err: OcrError) -> tuple[int, str, str, str | None, str | None]:
-    return (err.status, err.code, err.message, err.param, err.compat_message)
+def _error_fields(err: OcrError) -> tuple[Any, ...]:
+    return astuple(err)
 
 
 class EngineReplica:
