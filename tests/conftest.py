@@ -131,16 +131,17 @@ def lean_service(tmp_path_factory: pytest.TempPathFactory):
 
 
 @contextlib.contextmanager
-def serve(service, app=None, **app_options) -> Iterator[str]:  # noqa: ANN001
+def serve(service, app=None, lifespan: str = "off", **app_options) -> Iterator[str]:  # noqa: ANN001
     """Run ``service`` (or an app made by ``create_app``) behind uvicorn on a free loopback
-    port; yields its origin. ``app_options`` go to ``create_app`` (e.g. ``max_body_bytes``)."""
+    port; yields its origin. ``app_options`` go to ``create_app`` (e.g. ``max_body_bytes``);
+    ``lifespan="on"`` runs the app's start and stop (the batch runner)."""
     import uvicorn
 
     from ocrgate.api.app import create_app
 
     port = free_port()
     config = uvicorn.Config(app or create_app(service=service, **app_options), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
+                            log_level="warning", lifespan=lifespan)
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -1,5 +1,6 @@
-"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``, and the operator commands
-(``keys``, ``accounts``, ``usage``: admin.py; ``eval``: eval/command.py)."""
+"""Command line: ``ocrgate serve``, ``ocrgate ocr FILE...``, ``ocrgate batch`` (batch/cli.py),
+and the operator commands (``keys``, ``accounts``, ``usage``: admin.py; ``eval``:
+eval/command.py)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,25 @@ LOCAL_RAY = "local"
 """``--ray`` without an address: start a Ray instance on this machine for the command."""
 
 
+def _ocr_units(paths: list[str]) -> list[tuple[str, int | None, int, Any]]:
+    """(name, page from 1 or None, pages, the path or the PDF page): a PDF is read page by page."""
+    from pathlib import Path
+
+    from .batch.pages import Page, open_source
+
+    units: list[tuple[str, int | None, int, Any]] = []
+    for path in paths:
+        file = Path(path)
+        source = open_source(file.resolve(), file.name) if file.is_file() else None
+        if source is None or source.kind != "pdf" or source.error:
+            units.append((path, None, 1, path))
+            continue
+        units += [(path, i + 1, source.pages, Page(source, i)) for i in range(source.pages)]
+    return units
+
+
 def cmd_ocr(args: argparse.Namespace) -> int:
+    from .batch.pages import Page, page_bytes
     from .errors import OcrError
     from .library import recognize
     from .service import OcrService
@@ -101,26 +120,33 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     # one command, known files: warming every network up front would only delay the answer
     settings.engine.warm_up = False
+    settings.pdf_rasterize = True  # on the command line the user is the operator: PDFs are read
+    settings.pdf_max_pages = 1  # ... one page per request
     service = OcrService(settings)
     status = 0
     outputs = []
-    for path in args.files:
+    units = _ocr_units(args.files)
+    for path, page, pages, item in units:
+        where = path if page is None else f"{path} (page {page}/{pages})"
         try:
-            rec = recognize(path, task=args.task, model=args.model, enable_rotate=args.rotate,
-                            service=service)
+            image = page_bytes(item)[0] if isinstance(item, Page) else item  # one page at a time
+            rec = recognize(image, task=args.task, model=args.model,
+                            enable_rotate=args.rotate, service=service)
         except OcrError as err:
-            print(f"{path}: error {err.status} {err.code}: {err.message}", file=sys.stderr)
+            print(f"{where}: error {err.status} {err.code}: {err.message}", file=sys.stderr)
             status = 1
             continue
         if args.format == "json":
-            outputs.append({"file": path, "text": rec.text, "ocr_result": rec.ocr_result,
-                            "finish_reason": rec.finish_reason,
-                            "usage": {"input_tokens": rec.usage.input_tokens,
-                                      "output_tokens": rec.usage.output_tokens,
-                                      "image_tokens": rec.usage.image_tokens}})
+            entry = {"file": path, **({"page": page} if page is not None else {}),
+                     "text": rec.text, "ocr_result": rec.ocr_result,
+                     "finish_reason": rec.finish_reason,
+                     "usage": {"input_tokens": rec.usage.input_tokens,
+                               "output_tokens": rec.usage.output_tokens,
+                               "image_tokens": rec.usage.image_tokens}}
+            outputs.append(entry)
         else:
-            if len(args.files) > 1:
-                print(f"==> {path} <==")
+            if len(units) > 1:
+                print(f"==> {where} <==")
             print(rec.text)
     if args.format == "json":
         json.dump(outputs if len(outputs) != 1 else outputs[0], sys.stdout, ensure_ascii=False, indent=2)
@@ -168,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="HTTP ingress replicas (rate-limit windows are per replica)")
     serve.set_defaults(func=cmd_serve)
 
-    ocr = sub.add_parser("ocr", help="recognise image files without a server")
+    ocr = sub.add_parser("ocr", help="recognise image files and PDFs (every page) without a server")
     ocr.add_argument("files", nargs="+")
     ocr.add_argument("--task", default=None, help="built-in task, e.g. advanced_recognition")
     ocr.add_argument("--model", default="qwen-vl-ocr-latest")
@@ -189,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("rest", nargs=argparse.REMAINDER)
 
     from .admin import register as register_admin
+    from .batch.cli import register as register_batch
     from .build.model_install import register as register_models
     from .doctor import register as register_doctor
     from .eval.command import register as register_eval
@@ -197,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_doctor(sub)
     register_eval(sub)
     register_admin(sub)
+    register_batch(sub)
     return parser
 
 

@@ -235,6 +235,21 @@ class Settings:
     batch_price_ratio: float = 0.5
     """Batch lines are billed at this share of the price (spec §9.2)."""
     currency: str = "CNY"
+    batch_runner: bool = True
+    """Run batch jobs in this server (with several servers on one store, any may)."""
+    batch_concurrency: int = 0
+    """Batch lines in flight at once per server (0: the engine's batch slots + 1)."""
+    batch_lease_s: float = 30.0
+    """A server holds a batch for this long between renewals; a dead server's batches are
+    taken over after it (at once when the dead server ran on the same host)."""
+    batch_max_attempts: int = 3
+    """A line whose engine fails (5xx) this many times goes to the error file."""
+    batch_file_max_bytes: int = 500 * 1024 * 1024
+    """Largest file upload / batch input file (spec §10.1, §10.2)."""
+    batch_line_max_bytes: int = 6 * 1024 * 1024
+    batch_max_lines: int = 50_000
+    files_max_per_account: int = 10_000
+    files_max_bytes_per_account: int = 100 * 1024 ** 3
     log_format: str = "text"
     """``text`` or ``json`` (one object per line, with the request id)."""
 

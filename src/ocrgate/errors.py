@@ -31,6 +31,8 @@ _COMPAT: dict[str, tuple[str, str]] = {
     "InternalError.Algo": ("internal_error", "internal_error"),
     "InternalError.Timeout": ("internal_error", "internal_error"),
     "ModelUnavailable": ("service_unavailable", "service_unavailable"),
+    # [CHOICE] a file or batch id that the caller's account does not have (spec §10)
+    "NotFound": ("invalid_request_error", "not_found"),
     # [CHOICE] errors of the HTTP layer itself (unknown path, wrong method)
     "InvalidURL": ("invalid_request_error", "invalid_url"),
     "MethodNotAllowed": ("invalid_request_error", "method_not_allowed"),
@@ -139,6 +141,11 @@ def model_not_found(model: str) -> OcrError:
     return OcrError(404, "ModelNotFound", "Model can not be found.",
                     param="model",
                     compat_message=f"The model `{echo(model)}` does not exist or you do not have access to it.")
+
+
+def not_found(kind: str, object_id: str, param: str = "id") -> OcrError:
+    """No such file or batch for this account (another account's is absent too)."""
+    return OcrError(404, "NotFound", f"No such {kind} object: {echo(object_id)}.", param=param)
 
 
 def rate_quota(retry_after_s: int) -> OcrError:

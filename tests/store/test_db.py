@@ -18,9 +18,9 @@ TABLES = {"accounts", "api_keys", "usage", "files", "batches", "batch_lines", "a
 
 def test_migrated_at_open_and_idempotent(store: Store, store_url: str, tmp_path: Path) -> None:
     assert set(inspect(store.engine).get_table_names()) == TABLES
-    assert store.revision == "0001"
+    assert store.revision == "0002"
     again = Store(store_url, tmp_path / "files")  # a second server (or a restart)
-    assert again.revision == "0001" and again.ping()
+    assert again.revision == "0002" and again.ping()
     again.close()
 
 

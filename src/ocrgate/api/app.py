@@ -17,8 +17,12 @@ from ..service import OcrService
 from ..store import Store
 from . import errors
 from .admin import router as admin_router
+from .batches import EndpointLimiter
+from .batches import router as batches_router
 from .compatible.route import router as compatible_router
 from .edge import BodyCap, EdgeGuard
+from .files import FILES_PATH
+from .files import router as files_router
 from .gate import Gate
 from .metrics import Metrics
 from .native.route import router as native_router
@@ -46,17 +50,27 @@ def create_app(settings: Settings | None = None, service: OcrService | None = No
                store: Store | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """``settings`` configure the service built here, else only the edge (keys, limits,
     ledger) around the given ``service`` (default: the service's own). ``store``: an open
-    store to use (else opened from the settings, migrated, and closed with the app)."""
+    store to use (else opened from the settings, migrated, and closed with the app).
+    The batch runner (``batch_runner``) starts and stops with the app's lifespan."""
     service = service or OcrService(settings)
     settings = settings or service.settings
     owns_store = store is None
     store = store or Store.open(settings.data_dir, settings.database_url)
     metrics = Metrics(queue_depth=lambda: service.queue_depth)
     gate = Gate.build(settings, store, metrics)
+    runner = None
+    if settings.batch_runner:
+        from ..batch.runner import BatchRunner
+
+        runner = BatchRunner(service, store, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         yield
+        if runner is not None:
+            await run_in_threadpool(runner.stop)  # lines in flight end; leases are given back
         gate.ledger.close()  # the rows of the last requests reach the store
         if owns_store:
             store.close()
@@ -66,15 +80,20 @@ def create_app(settings: Settings | None = None, service: OcrService | None = No
     app.state.service = service
     app.state.gate = gate
     app.state.log = log
+    app.state.batch_runner = runner
+    app.state.batch_limits = EndpointLimiter(settings.rate_limiting)
 
     upload_cap = service.uploads.max_file_size_mb * 1024 * 1024 + UPLOAD_OVERHEAD_BYTES
     app.add_middleware(BodyCap, max_bytes=max_body_bytes,
-                       per_path={errors.UPLOAD_PATH: min(upload_cap, max_body_bytes)})
+                       per_path={errors.UPLOAD_PATH: min(upload_cap, max_body_bytes),
+                                 FILES_PATH: settings.batch_file_max_bytes + UPLOAD_OVERHEAD_BYTES})
     app.add_middleware(EdgeGuard)  # added last = outermost
     errors.install(app)
 
     app.include_router(native_router)
     app.include_router(compatible_router)
+    app.include_router(files_router)
+    app.include_router(batches_router)
     app.include_router(uploads_router)
     app.include_router(admin_router)
     mount_playground(app)

@@ -6,6 +6,7 @@ request's ``max_pixels`` (the model would downscale to that anyway), with a page
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 from collections.abc import Iterator
@@ -88,6 +89,27 @@ def render_page(data: bytes, index: int, scale: float) -> np.ndarray:
     if arr.ndim == 2:
         return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2))
     return np.ascontiguousarray(arr[..., :3])
+
+
+def page_count(data: bytes) -> int:
+    with _document(data) as doc:
+        return len(doc)
+
+
+def single_page(data: bytes, index: int) -> bytes:
+    """Page ``index`` as a PDF of its own (nothing is rendered: a page travels small, and is
+    rendered where it is read)."""
+    import pypdfium2 as pdfium
+
+    with _document(data) as doc:
+        out = pdfium.PdfDocument.new()
+        try:
+            out.import_pages(doc, [index])
+            buf = io.BytesIO()
+            out.save(buf)
+        finally:
+            out.close()
+    return buf.getvalue()
 
 
 def rasterize_pdf(data: bytes, settings: PdfSettings, max_pixels: int) -> list[np.ndarray]:

@@ -1,8 +1,8 @@
 """The durable store: SQLite (WAL) under ``data_dir`` by default, PostgreSQL by URL.
 
 One :class:`Store` per process holds the engine and one repository per concern:
-``accounts``/``keys`` (keys.py), ``usage`` (the ledger, usage.py), ``files`` (files.py).
-The batch tables (``batches``, ``batch_lines`` in models.py) are there for the Batch API.
+``accounts``/``keys`` (keys.py), ``usage`` (the ledger, usage.py), ``files`` (files.py),
+``batches`` (batch jobs and their lines, batches.py).
 Opening a store migrates it to the newest schema (Alembic scripts in ``migrations/``).
 """
 
@@ -13,13 +13,14 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from .batches import BatchInfo, BatchRepository
 from .db import current_revision, default_url, make_engine, migrate, session_factory
 from .files import FileInfo, FileRepository
 from .keys import AccountInfo, AccountRepository, KeyGrant, KeyInfo, KeyRepository, NewKey, hash_key
 from .usage import GROUPINGS, UsageEntry, UsageRepository, UsageSummary
 
 __all__ = [
-    "GROUPINGS", "AccountInfo", "FileInfo", "KeyGrant", "KeyInfo", "NewKey", "Store",
+    "GROUPINGS", "AccountInfo", "BatchInfo", "FileInfo", "KeyGrant", "KeyInfo", "NewKey", "Store",
     "UsageEntry", "UsageSummary", "hash_key",
 ]
 
@@ -34,6 +35,7 @@ class Store:
         self.keys = KeyRepository(self.sessions, self.engine)
         self.usage = UsageRepository(self.sessions)
         self.files = FileRepository(self.sessions, files_root)
+        self.batches = BatchRepository(self.sessions, self.files)
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str], url: str | None = None) -> Store:

@@ -117,7 +117,7 @@ class File(Base):
 
 
 class Batch(Base):
-    """A batch job (spec §10.3); its lines are in ``batch_lines``. Built by the Batch API work."""
+    """A batch job (spec §10.3); its lines are in ``batch_lines`` (ocrgate.batch runs them)."""
 
     __tablename__ = "batches"
     __table_args__ = (Index("ix_batches_account_time", "account_id", "created_at"),
@@ -171,3 +171,6 @@ class BatchLine(Base):
     result: Mapped[Any | None] = mapped_column(JSON)
     """The output- or error-file line (spec §10.4)."""
     updated_at: Mapped[float | None] = mapped_column(Double)
+    byte_offset: Mapped[int | None] = mapped_column(BigInteger)
+    """Where the line starts in the input file (a line is read back without parsing the file)."""
+    byte_length: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,51 @@
+"""``ocrgate batch`` in this process: every page through the service's engine (worker
+processes, one per core by default), as many pages at once as it has slots plus one being
+prepared."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ..config import Settings
+from ..errors import OcrError
+from ..images import ImageItem
+from .job import Run, data_url, error_of
+from .pages import Page, page_bytes
+from .results import page_record
+
+
+def run_local(run: Run, settings: Settings) -> None:
+    """Every page of ``run.todo``; each result is recorded as it comes."""
+    from ..service import OcrService, engine_capacity
+
+    service = OcrService(settings, serving=True)
+    engine = service.registry.engines[service.registry.default]
+    slots = engine_capacity(engine, settings.max_concurrency) + 1
+
+    def one(page: Page) -> None:
+        started = time.perf_counter()
+        source = page.source
+        try:
+            if source.error:
+                raise OcrError(400, "InvalidParameter", f"Cannot read the file: {source.error}")
+            data, mime = page_bytes(page)
+            request = service.prepare(model=run.model, images=[ImageItem(
+                data_url(data, mime), enable_rotate=run.rotate)], task=run.task,
+                schema=run.schema)
+            completion = service.run(request)
+            record = page_record(source, page.index, run.task.value, run.model, completion,
+                                 seconds=time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - one page's error is reported, not fatal
+            record = page_record(source, page.index, run.task.value, run.model,
+                                 error=error_of(exc), seconds=time.perf_counter() - started)
+        run.record(record, source)
+
+    pool = ThreadPoolExecutor(slots, thread_name_prefix="ocrgate-batch-page")
+    try:
+        for future in [pool.submit(one, page) for page in run.todo]:
+            future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        service.close()
+
