@@ -65,33 +65,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cluster_options(args: argparse.Namespace) -> Any:
-    from .cluster.options import ClusterOptions, parse_autoscale
-
-    low, high = parse_autoscale(args.autoscale) if args.autoscale else (None, None)
-    return ClusterOptions(replicas=args.replicas, min_replicas=low, max_replicas=high,
-                          cpus_per_replica=args.cpus_per_replica,
-                          gpus_per_replica=args.gpus_per_replica,
-                          ingress_replicas=args.ingress_replicas)
-
-
 def _serve_on_ray(args: argparse.Namespace, settings: Any) -> int:
     from .cluster import RayMissing, require_ray
+    from .cluster.options import from_arguments
 
     try:
-        options = _cluster_options(args)
+        address, options = from_arguments(args)
         require_ray()
     except (ValueError, RayMissing) as exc:
         print(f"ocrgate serve --ray: {exc}", file=sys.stderr)
         return 2
     from .cluster.serve_app import serve_on_ray
 
-    return serve_on_ray(settings, options, None if args.ray == LOCAL_RAY else args.ray,
-                        args.log_level)
-
-
-LOCAL_RAY = "local"
-"""``--ray`` without an address: start a Ray instance on this machine for the command."""
+    return serve_on_ray(settings, options, address, args.log_level)
 
 
 def _ocr_units(paths: list[str]) -> list[tuple[str, int | None, int, Any]]:
@@ -177,21 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--api-key", action="append", help="accepted API key (repeatable)")
     serve.add_argument("--log-level", default="info")
-    ray = serve.add_argument_group("Ray Serve (the ray extra)")
-    ray.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
-                     help="run as a Ray Serve application on the cluster at ADDRESS "
-                          "(host:port, ray://host:port or auto); without one, on a Ray "
-                          "instance started here")
-    ray.add_argument("--replicas", type=int, default=1,
-                     help="engine replicas (one engine each; default 1)")
-    ray.add_argument("--autoscale", metavar="MIN:MAX", default=None,
-                     help="autoscale engine replicas by queue length between MIN and MAX")
-    ray.add_argument("--cpus-per-replica", type=float, default=1.0,
-                     help="CPUs an engine replica declares (and its inference threads)")
-    ray.add_argument("--gpus-per-replica", type=float, default=0.0,
-                     help="GPUs an engine replica declares (local vision-language engines)")
-    ray.add_argument("--ingress-replicas", type=int, default=1,
-                     help="HTTP ingress replicas (rate-limit windows are per replica)")
+    from .cluster.options import add_arguments as add_ray_arguments
+
+    add_ray_arguments(serve, "run as a Ray Serve application", serving=True)
     serve.set_defaults(func=cmd_serve)
 
     ocr = sub.add_parser("ocr", help="recognise image files and PDFs (every page) without a server")

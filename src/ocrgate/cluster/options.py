@@ -4,9 +4,13 @@ Ray import): the CLI builds it from flags, a Serve config from its ``args``."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+LOCAL_RAY = "local"
+"""``--ray`` without an address: start a Ray instance on this machine for the command."""
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,33 @@ def parse_autoscale(text: str) -> tuple[int, int]:
         return int(low), int(high)
     except ValueError:
         raise ValueError(f"--autoscale takes MIN:MAX replicas, e.g. 1:8 (got {text!r})") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser, what: str, serving: bool) -> None:
+    """``--ray [ADDRESS]`` and the replica options, for ``serve`` and ``batch``."""
+    group = parser.add_argument_group("Ray (the ray extra)")
+    group.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+                       help=f"{what} on the Ray cluster at ADDRESS (host:port, ray://host:port "
+                            "or auto); without one, on a Ray instance started here")
+    group.add_argument("--replicas", type=int, default=1,
+                       help="engines on the cluster (one per replica/actor; default 1)")
+    group.add_argument("--autoscale", metavar="MIN:MAX", default=None,
+                       help="scale the engines by queue length between MIN and MAX")
+    group.add_argument("--cpus-per-replica", type=float, default=1.0,
+                       help="CPUs each engine declares (and its inference threads)")
+    group.add_argument("--gpus-per-replica", type=float, default=0.0,
+                       help="GPUs each engine declares (local vision-language engines)")
+    if serving:
+        group.add_argument("--ingress-replicas", type=int, default=1,
+                           help="HTTP ingress replicas (rate-limit windows are per replica)")
+
+
+def from_arguments(args: argparse.Namespace) -> tuple[str | None, ClusterOptions]:
+    """(address or None for a local instance, options) from :func:`add_arguments`' flags;
+    ``ValueError`` names a bad one."""
+    low, high = parse_autoscale(args.autoscale) if args.autoscale else (None, None)
+    options = ClusterOptions(replicas=args.replicas, min_replicas=low, max_replicas=high,
+                             cpus_per_replica=args.cpus_per_replica,
+                             gpus_per_replica=args.gpus_per_replica,
+                             ingress_replicas=getattr(args, "ingress_replicas", 1))
+    return (None if args.ray == LOCAL_RAY else args.ray), options
