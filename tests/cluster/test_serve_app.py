@@ -8,6 +8,7 @@ cleanly when every try loses its replica."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ from ocrgate.eval.metrics import cer
 from ocrgate.store import Store
 from ocrgate.tasks.catalog import DEFAULT_PROMPT
 from tests import pg
+from tests.batch.helpers import input_jsonl, jsonl, line_text
 from tests.cluster.conftest import RayCluster, cpu_seconds, replica_processes
 from tests.conftest import API_KEY, data_url, free_port, png_bytes, render_lines
 
@@ -286,6 +288,33 @@ def test_keys_limits_and_ledger_in_the_store(ray_server: RayServer) -> None:
         if answer.status_code == 200:
             assert row.output_tokens == answer.json()["usage"]["output_tokens"]
             assert row.image_tokens == answer.json()["usage"]["image_tokens"]
+
+
+def test_batch_api_lines_run_on_the_engine_replicas(ray_server: RayServer) -> None:
+    """The ingress replicas' batch runners take the batch (leases in the shared store) and its
+    lines go through the engine deployment like any request."""
+    key = ray_server.store.keys.create("team-batch").secret
+    client = OpenAI(base_url=f"{ray_server.origin}/compatible-mode/v1", api_key=key,
+                    max_retries=0, timeout=300)
+    uploaded = client.files.create(file=("lines.jsonl", io.BytesIO(input_jsonl(6, broken=(2,)))),
+                                   purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+    deadline = time.time() + 600
+    while (batch := client.batches.retrieve(batch.id)).status not in (
+            "completed", "failed", "expired", "cancelled"):
+        assert time.time() < deadline, f"batch still {batch.status}"
+        time.sleep(1)
+    assert batch.status == "completed" and batch.request_counts is not None
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (5, 1)
+    assert batch.output_file_id and batch.error_file_id
+    out = jsonl(client.files.content(batch.output_file_id).read())
+    err = jsonl(client.files.content(batch.error_file_id).read())
+    assert {o["custom_id"]: o["response"]["body"]["choices"][0]["message"]["content"]
+            for o in out} == {f"req-{i}": line_text(i) for i in (0, 1, 3, 4, 5)}
+    assert [e["custom_id"] for e in err] == ["req-2"]
+    billed = [r.request_id for r in ray_server.store.usage.rows("team-batch") if r.batch]
+    assert sorted(billed) == sorted(line["id"] for line in out + err)  # each line once
 
 
 # -- faults -------------------------------------------------------------------------------
