@@ -127,7 +127,7 @@ def _ray_plan(args: argparse.Namespace, console: Console) -> tuple[str | None, A
         plan = from_arguments(args)
         require_ray()
     except (ValueError, RayMissing) as exc:
-        console.print(f"ocrgate batch --ray: {exc}", highlight=False)
+        console.print(f"ocrgate batch --ray: {exc}", highlight=False, markup=False)
         return None
     return plan
 
