@@ -94,23 +94,32 @@ def replica_processes(deployment: str, app: str = "ocrgate") -> dict[int, bool]:
     """Live Serve replica processes of ``app``'s ``deployment``: pid -> busy (Ray names a
     replica process ``ray::ServeReplica:<app>:<deployment>`` and appends the method it runs)."""
     marker = f"ray::ServeReplica:{app}:{deployment}"
-    found: dict[int, bool] = {}
+    found: dict[int, tuple[int, bool]] = {}
+    for pid, parent, title in titled_processes(marker):
+        rest = title[len(marker):]
+        if rest and not rest.startswith((" ", ".")):
+            continue  # another deployment whose name starts the same
+        # busy: running a request (not a health or metrics call)
+        found[pid] = (parent, rest.startswith(".handle_request"))
+    return {pid: busy for pid, (parent, busy) in found.items() if parent not in found}
+
+
+def titled_processes(prefix: str) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, title) of live processes whose title starts with ``prefix``; a
+    process forked by one of them (its title copied until it execs) is listed too, with that
+    parent: callers keep only the processes whose parent is not in the list."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             title = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         title = title.replace("\0", " ").strip()
-        if state == "Z" or not title.startswith(marker):
-            continue
-        rest = title[len(marker):]
-        if rest and not rest.startswith((" ", ".")):
-            continue  # another deployment whose name starts the same
-        # busy: running a request (not a health or metrics call)
-        found[int(entry)] = rest.startswith(".handle_request")
+        if stat[0] != "Z" and title.startswith(prefix):
+            found.append((int(entry), int(stat[1]), title))
     return found
 
 

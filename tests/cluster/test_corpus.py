@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ocrgate.eval.metrics import cer
-from tests.cluster.conftest import RayCluster, driver_env
+from tests.cluster.conftest import RayCluster, driver_env, titled_processes
 from tests.conftest import LEAN_DISABLED, render_lines
 
 PDF_PAGES = 24
@@ -134,16 +134,8 @@ def test_interrupted_and_resumed(ray_cluster: RayCluster, corpus: Path, single_p
 
 
 def _actors() -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            if title.decode(errors="replace").startswith(ACTOR_TITLE):
-                pids.append(int(entry))
-    return pids
+    found = titled_processes(ACTOR_TITLE)
+    return [pid for pid, parent, _ in found if parent not in {p for p, _, _ in found}]
 
 
 @pytest.mark.timeout(900)

@@ -29,8 +29,9 @@ def test_autoscaling_by_queue_length() -> None:
     assert options.autoscaled and options.capacity == 8  # the ingress lets Serve see the queue
     deployment = options.deployment_options()
     assert "num_replicas" not in deployment
-    assert deployment["autoscaling_config"] == {"min_replicas": 0, "initial_replicas": 1,
-                                                "max_replicas": 8, "target_ongoing_requests": 1.0}
+    assert deployment["autoscaling_config"] == {
+        "min_replicas": 0, "initial_replicas": 1, "max_replicas": 8,
+        "target_ongoing_requests": 1.0, "upscale_delay_s": 30.0, "downscale_delay_s": 600.0}
     assert deployment["ray_actor_options"]["num_gpus"] == 1
 
 

@@ -22,6 +22,10 @@ class ClusterOptions:
     """Autoscaling by queue length when ``max_replicas`` is set: Serve adds replicas while
     more than ``target_ongoing_requests`` requests per replica are running or waiting."""
     target_ongoing_requests: float = 1.0
+    upscale_delay_s: float = 30.0
+    downscale_delay_s: float = 600.0
+    """How long the queue must stay long (short) before Serve adds (removes) replicas: Serve's
+    defaults; a replica costs a model load, so scaling down is slow on purpose."""
     cpus_per_replica: float = 1.0
     """Ray resources each engine replica declares (the scheduler places replicas by them);
     the embedded engine also runs that many inference threads (at least one)."""
@@ -69,6 +73,8 @@ class ClusterOptions:
                 "min_replicas": low, "initial_replicas": max(1, low),
                 "max_replicas": self.max_replicas,
                 "target_ongoing_requests": self.target_ongoing_requests,
+                "upscale_delay_s": self.upscale_delay_s,
+                "downscale_delay_s": self.downscale_delay_s,
             }
         else:
             opts["num_replicas"] = self.replicas
