@@ -60,7 +60,7 @@ EOF
     SPEC="${SPEC%]}"; [ "$SPEC" = . ] && SPEC=".[openvino]" || SPEC="$SPEC,openvino]"
   fi
 else
-  VENV=.venv SPEC=".[test,vlm,openvino]"  # the tests run both runtimes
+  VENV=.venv SPEC=".[test,vlm,openvino,ray]"  # the tests run both runtimes, and a local Ray cluster
 fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"

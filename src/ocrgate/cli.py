@@ -51,6 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.host = "127.0.0.1"
         log.warning("no API key configured: any key is accepted and the server listens on "
                     "127.0.0.1 only (set api_keys or OCRGATE_API_KEYS to serve other hosts)")
+    if args.ray is not None:  # the same API as a Ray Serve application (cluster/)
+        store.close()
+        return _serve_on_ray(args, settings)
     from .service import OcrService
 
     service = OcrService(settings, serving=True)
@@ -70,6 +73,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         service.close()
         store.close()
     return 0
+
+
+def _serve_on_ray(args: argparse.Namespace, settings: Any) -> int:
+    from .cluster import RayMissing, require_ray
+    from .cluster.options import from_arguments
+
+    try:
+        address, options = from_arguments(args)
+        require_ray()
+    except (ValueError, RayMissing) as exc:
+        print(f"ocrgate serve --ray: {exc}", file=sys.stderr)
+        return 2
+    from .cluster.serve_app import serve_on_ray
+
+    return serve_on_ray(settings, options, address, args.log_level)
 
 
 def _ocr_units(paths: list[str]) -> list[tuple[str, int | None, int, Any]]:
@@ -155,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--api-key", action="append", help="accepted API key (repeatable)")
     serve.add_argument("--log-level", default="info")
+    from .cluster.options import add_arguments as add_ray_arguments
+
+    add_ray_arguments(serve, "run as a Ray Serve application", serving=True)
     serve.set_defaults(func=cmd_serve)
 
     ocr = sub.add_parser("ocr", help="recognise image files and PDFs (every page) without a server")

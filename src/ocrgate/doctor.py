@@ -38,7 +38,7 @@ TASK_NEEDS: dict[Task, tuple[str, ...]] = {
     Task.FORMULA_RECOGNITION: ("formula",),
 }
 READER = ("det", "rec", "orientation")
-EXTRAS = {"vlm": ("torch", "transformers"), "test": ("pytest", "openai")}
+EXTRAS = {"vlm": ("torch", "transformers"), "ray": ("ray",), "test": ("pytest", "openai")}
 
 
 @dataclass

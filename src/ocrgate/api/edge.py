@@ -4,7 +4,7 @@ Pure ASGI rather than ``@app.middleware("http")`` so that the body cap can count
 streamed (chunked) body as the route reads it, and so that nothing buffers responses.
 
 * :class:`EdgeGuard` (outermost) gives every request an id (``request.state.request_id``,
-  also the ``request_id`` of error bodies), turns any exception a route let escape into
+  also the ``request_id`` of error bodies; one set by an outer ASGI layer is kept), turns any exception a route let escape into
   a 500 in the caller's dialect (logged once, with its traceback), and logs a client that
   went away mid-request as one info line.
 * :class:`BodyCap` answers 413 before reading when ``Content-Length`` is over the cap,
@@ -46,8 +46,10 @@ class EdgeGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(uuid.uuid4())
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        # an id given by an outer layer (Ray Serve's proxy: cluster/serve_app.py) is kept
+        request_id = state.get("request_id") or str(uuid.uuid4())
+        state["request_id"] = request_id
         started = False
 
         async def tracked(message: Message) -> None:

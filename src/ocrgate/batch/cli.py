@@ -1,6 +1,7 @@
 """``ocrgate batch INPUT... --task T --out DIR``: many files, folders, globs and PDFs (every
 page) through the engine in-process — or, with ``--server URL``, through a server's Batch
-API — with a progress bar (pages/s, ETA), per-file outputs plus one ``results.jsonl``, and
+API, or with ``--ray [ADDRESS]`` through Ray Data on a cluster (:mod:`ocrgate.cluster.corpus`) —
+with a progress bar (pages/s, ETA), per-file outputs plus one ``results.jsonl``, and
 resumable from the state log in ``DIR`` (see :mod:`.results`). A page that fails is
 reported and recorded; the run goes on (exit status 1 at the end).
 """
@@ -50,6 +51,10 @@ def register(sub: Any) -> None:
     p.add_argument("--api-key", default=os.environ.get("OCRGATE_API_KEY", ""),
                    help="key for --server (default $OCRGATE_API_KEY)")
     p.add_argument("--poll", type=float, default=2.0, help="seconds between status polls (--server)")
+    from ..cluster.options import add_arguments as add_ray_arguments
+
+    add_ray_arguments(p, "read the pages with Ray Data (an actor pool of engines)",
+                      serving=False)
     p.set_defaults(func=cmd_batch)
 
 
@@ -57,6 +62,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)  # messages stay one line (grep-able)
     logging.getLogger().setLevel(logging.WARNING)  # the bar reports progress; warnings still show
     task = Task(args.task)
+    if args.ray is not None and args.server:
+        console.print("--ray and --server are two ways of running: give one", highlight=False)
+        return 2
+    ray_plan = _ray_plan(args, console) if args.ray is not None else None
+    if args.ray is not None and ray_plan is None:
+        return 2
     schema = json.loads(Path(args.schema).read_text()) if args.schema else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,6 +99,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 from .remote import run_remote
 
                 run_remote(run, args.server, args.api_key, args.poll, args.dpi or 200)
+            elif ray_plan is not None:
+                from ..cluster.corpus import run_on_ray
+
+                run_on_ray(run, _settings(args), ray_plan[0], ray_plan[1])
             else:
                 from .local import run_local
 
@@ -101,6 +116,20 @@ def cmd_batch(args: argparse.Namespace) -> int:
     console.print(f"{total} pages: {total - failed} read, {failed} failed; results in {out}"
                   + (" (interrupted: run again to resume)" if status else ""), highlight=False)
     return status or (1 if failed else 0)
+
+
+def _ray_plan(args: argparse.Namespace, console: Console) -> tuple[str | None, Any] | None:
+    """(address, cluster options) for ``--ray``, or None after saying what is wrong."""
+    from ..cluster import RayMissing, require_ray
+    from ..cluster.options import from_arguments
+
+    try:
+        plan = from_arguments(args)
+        require_ray()
+    except (ValueError, RayMissing) as exc:
+        console.print(f"ocrgate batch --ray: {exc}", highlight=False, markup=False)
+        return None
+    return plan
 
 
 def _done(record: dict[str, Any] | None) -> bool:
