@@ -59,7 +59,7 @@ def _batch(tmp_path: Path, cluster: RayCluster | None, corpus: Path, out: Path,
 
 
 def _results(out: Path) -> list[dict]:
-    return [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+    return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "finished_at")}
             for line in (out / "results.jsonl").read_text().splitlines()]
 
 

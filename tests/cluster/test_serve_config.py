@@ -24,6 +24,7 @@ import ray
 from ray import serve
 from ocrgate.cluster.serve_app import build
 ray.init(address=sys.argv[1])
+serve.shutdown()  # Serve left by an earlier test keeps its own port: start one on ours
 serve.start(http_options={"host": "127.0.0.1", "port": int(sys.argv[2])})
 serve.run(build({"min_replicas": 1, "max_replicas": 2, "upscale_delay_s": 2,
                  "downscale_delay_s": 600}), name="ocrgate-scaled", route_prefix="/")
