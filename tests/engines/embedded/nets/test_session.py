@@ -54,7 +54,7 @@ def _rendered_crops() -> list[np.ndarray]:
 @needs_openvino
 @pytest.mark.parametrize("precision", ["f32", "bf16"])
 def test_openvino_reads_as_well_as_onnxruntime(precision: str) -> None:
-    """f32: the same texts; bf16: clean rendered lines the same, and on the 40 real dev
+    """f32: the same texts (scores within 0.03); bf16: clean rendered lines the same, and on the 40 real dev
     crops a CER no worse than onnxruntime's by more than 0.005 (bf16 rounding flips a
     character now and then: 2 of 23 crops differed in one run)."""
     path = files.recognition_model()
@@ -68,7 +68,9 @@ def test_openvino_reads_as_well_as_onnxruntime(precision: str) -> None:
     got, ref = ov(crops), ort(crops)
     if precision == "f32":
         assert [t for t, _ in got] == [t for t, _ in ref]
-        assert max(abs(a[1] - b[1]) for a, b in zip(got, ref, strict=True)) <= 1e-3
+        # scores move a little: OpenVINO's input is padded to a width step (the network
+        # mixes the whole line), measured up to 0.019
+        assert max(abs(a[1] - b[1]) for a, b in zip(got, ref, strict=True)) <= 0.03
     else:
         cer_ov = np.mean([cer(t, c["ground_truth"]) for (t, _), c in zip(got, cases, strict=True)])
         cer_ort = np.mean([cer(t, c["ground_truth"]) for (t, _), c in zip(ref, cases, strict=True)])
@@ -93,3 +95,27 @@ def test_crowded_workers_run_single_threaded_with_the_same_answers() -> None:
         assert max(abs(a[1] - b[1]) for a, b in zip(crowded, alone, strict=True)) <= 1e-4
     finally:
         sessions.share_cores_with(None)
+
+
+@needs_openvino
+def test_openvino_sees_widths_in_steps() -> None:
+    """OpenVINO keeps memory per input shape: line widths reach it padded to a multiple of
+    OPENVINO_WIDTH_STEP (and onnxruntime's unpadded), with the same texts as unpadded."""
+    from ocrgate.engines.embedded.core.recognizer import OPENVINO_WIDTH_STEP
+
+    path = files.recognition_model()
+    ov = TextRecognizer(path, batch_num=1, runtime="openvino", precision="f32")
+    ort = TextRecognizer(path, batch_num=1)
+    widths: dict[str, list[int]] = {"openvino": [], "onnxruntime": []}
+    for rec in (ov, ort):
+        run = rec.session.run
+
+        def spy(feeds, outputs=None, run=run, seen=widths[rec.session.runtime]):  # noqa: ANN001
+            seen.append(next(iter(feeds.values())).shape[3])
+            return run(feeds, outputs)
+
+        rec.session.run = spy  # type: ignore[method-assign]
+    crops = _rendered_crops()
+    assert [t for t, _ in ov(crops)] == [t for t, _ in ort(crops)] == RENDERED
+    assert all(w % OPENVINO_WIDTH_STEP == 0 for w in widths["openvino"])
+    assert any(w % OPENVINO_WIDTH_STEP for w in widths["onnxruntime"])
