@@ -199,8 +199,9 @@ class Settings:
     worker_threads: int = 0
     """Inference threads per worker (0: every core: a lone request gets the whole machine)."""
     adaptive_threads: bool = True
-    """While other workers are busy too, a worker's networks run on one thread (concurrent
-    requests then do not time-slice each other's thread pools)."""
+    """While other workers are busy too, a worker's onnxruntime networks run on one thread
+    (concurrent requests then do not time-slice each other's thread pools); OpenVINO ones
+    keep their threads (a second compiled copy cost more than it saved)."""
     batch_workers: int = 1
     """Extra workers at the lowest CPU priority that run only batch lines (0: batch lines
     share the workers, after interactive requests)."""
