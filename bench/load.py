@@ -19,6 +19,7 @@ import argparse
 import base64
 import random
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -112,7 +113,16 @@ def main() -> int:
     origin = f"http://127.0.0.1:{port}"
     log_path = str(Path(args.out).with_suffix(".server.log"))
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    server = start_server(port, {"OCRGATE_API_KEYS": ",".join(KEYS.values())}, log_path=log_path)
+    # two accounts, as in tests/api/test_hostile.py: A from the configuration, B from the store
+    # (two configured keys would share one account, and the cross-account cases would not hold)
+    from ocrgate.store import Store
+
+    data_dir = tempfile.mkdtemp(prefix="ocrgate-bench-load-")
+    store = Store.open(data_dir)
+    store.keys.create("account-b", name="load B", secret=KEYS["B"])
+    store.close()
+    server = start_server(port, {"OCRGATE_API_KEYS": KEYS["A"], "OCRGATE_DATA_DIR": data_dir},
+                          log_path=log_path)
     trap = Trap()
     samples: list[tuple[float, float]] = []
     try:
