@@ -93,3 +93,22 @@ def test_batch_lines_run_on_the_batch_worker(pooled) -> None:
                              task="text_recognition", batch=True)
     assert request.batch
     assert pooled.run(request).text.split("\n") == LINES
+
+
+def test_an_error_inside_a_worker_answers_like_in_process(pooled, service) -> None:
+    """A PNG whose header is sound but whose pixels are cut off passes the edge's header
+    check and fails in the worker's decode: the worker sends the error's fields back and the
+    client gets the same 400 as from the engine in-process; the worker keeps serving."""
+    import ocrgate
+    from ocrgate.errors import OcrError
+
+    whole = png_bytes(render_lines(LINES))
+    url = data_url(whole[: len(whole) // 2])
+    with pytest.raises(OcrError) as in_process:
+        ocrgate.recognize(url, task="text_recognition", service=service)
+    with serve(pooled) as origin:
+        rsp = _call(origin, url)
+        assert rsp.status_code == in_process.value.status == 400, rsp.text
+        assert rsp.json()["code"] == in_process.value.code
+        assert rsp.json()["message"] == in_process.value.message
+        assert _call(origin, data_url(whole)).status_code == 200

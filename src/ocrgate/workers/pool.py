@@ -234,8 +234,7 @@ class PooledEngine:
             result: OcrResult = payload
             return result
         if status == "error":
-            http, code, message, param, compat = payload
-            raise OcrError(http, code, message, param, compat)
+            raise OcrError(*payload)
         raise RuntimeError(f"engine worker: {payload}")
 
     def _exchange(self, worker: _Worker, request: OcrRequest) -> tuple[str, Any, dict, float]:

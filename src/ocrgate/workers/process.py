@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from dataclasses import astuple
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -79,8 +80,7 @@ def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
                 result = engine.run(job)
                 answer: tuple[str, Any] = ("ok", result)
             except OcrError as err:
-                answer = ("error", (err.status, err.code, err.message, err.param,
-                                    err.compat_message))
+                answer = ("error", astuple(err))  # its fields: pickles whatever it holds
             except Exception as exc:  # noqa: BLE001 - the parent logs and answers 500
                 log.exception("engine failed")
                 answer = ("crash", f"{type(exc).__name__}: {exc}")
