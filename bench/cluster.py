@@ -34,9 +34,10 @@ from common import (
     free_port,
     line_crop,
     machine,
+    own_rss_mb,
     pct,
     png,
-    rss_mb,
+    process_tree,
     start_server,
     write_json,
     zh_page,
@@ -109,16 +110,17 @@ def ray_memory(temp_dir: str) -> dict[str, list[float]]:
         else:
             continue
         try:
-            kinds.setdefault(kind, []).append(round(rss_mb(pid)[0], 1))
+            kinds.setdefault(kind, []).append(round(own_rss_mb(pid), 1))
         except OSError:
             continue
     return kinds
 
 
 def single_memory(pid: int) -> dict[str, list[float]]:
-    children = [p for p, parent, _ in processes() if parent == pid]
-    return {"server": [round(rss_mb(pid)[0], 1)],
-            "workers": [round(rss_mb(c)[0], 1) for c in children]}
+    """Each process's own RSS: the server, then its descendants (forkserver, engine workers,
+    resource tracker)."""
+    return {"server": [round(own_rss_mb(pid), 1)],
+            "workers": [round(own_rss_mb(p), 1) for p in process_tree(pid)[1:]]}
 
 
 class RayHead:

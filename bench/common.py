@@ -191,6 +191,14 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return rss, peak
 
 
+def own_rss_mb(pid: int) -> float:
+    """Current RSS in MB of this one process (not its children); 0 once it has ended."""
+    try:
+        return int(_status(pid).get("VmRSS", "0 kB").split()[0]) / 1024
+    except OSError:
+        return 0.0
+
+
 def process_rss_mb(pid: int) -> list[dict[str, object]]:
     """Per process of the tree: pid, name, current and peak RSS in MB."""
     out: list[dict[str, object]] = []
