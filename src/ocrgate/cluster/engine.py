@@ -21,19 +21,18 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import astuple, replace
+from dataclasses import replace
 from typing import Any
 
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
-from ..engines.base import Capabilities, TextDelta, unsupported_task
+from ..engines.base import Capabilities, TextDelta, failure_answer, result_of
 from ..engines.base import stream as engine_stream
 from ..engines.embedded.settings import EmbeddedSettings
 from ..errors import OcrError
 from ..request import OcrRequest
 from ..result import OcrResult
-from ..tasks.catalog import Task
 from ..timing import add as add_times
 from ..timing import record
 
@@ -44,12 +43,8 @@ REPLICA_LOST = (ActorDiedError, ActorUnavailableError, RayActorError)
 
 Answer = tuple[str, Any, dict[str, float]]
 """``("ok", OcrResult, times)``, ``("error", OcrError fields, times)`` or
-``("crash", message, times)``: an :class:`OcrError` travels as its fields (exceptions
-with extra constructor arguments do not pickle)."""
-
-
-def _error_fields(err: OcrError) -> tuple[Any, ...]:
-    return astuple(err)
+``("crash", message, times)``: :func:`~ocrgate.engines.base.failure_answer` with the
+stage timings."""
 
 
 class EngineReplica:
@@ -77,11 +72,8 @@ class EngineReplica:
             started = time.perf_counter()
             try:
                 answer: tuple[str, Any] = ("ok", self.engine.run(request))
-            except OcrError as err:
-                answer = ("error", _error_fields(err))
-            except Exception as exc:  # noqa: BLE001 - the ingress logs and answers 500
-                log.exception("engine %s failed", self.name)
-                answer = ("crash", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - the ingress raises it again or answers 500
+                answer = failure_answer(exc, log, self.name)
             times["replica"] = time.perf_counter() - started
         return (*answer, times)
 
@@ -97,11 +89,8 @@ class EngineReplica:
                         return
                     yield ("delta", item, {})
                 answer: tuple[str, Any] = ("crash", "the engine ended its stream without a result")
-            except OcrError as err:
-                answer = ("error", _error_fields(err))
-            except Exception as exc:  # noqa: BLE001 - the ingress logs and answers 500
-                log.exception("engine %s failed", self.name)
-                answer = ("crash", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - the ingress raises it again or answers 500
+                answer = failure_answer(exc, log, self.name)
             times["replica"] = time.perf_counter() - started
         yield (*answer, dict(times))
 
@@ -153,14 +142,8 @@ class RayEngine:
                            f"The engine '{self.name}' could not start: {self._failure or 'timeout'}.")
         return self._caps
 
-    def _check_task(self, request: OcrRequest) -> None:
-        task: Task | None = request.task
-        if task is not None and task not in self.capabilities.tasks:
-            notes = self.capabilities.notes or {}
-            raise unsupported_task(self.name, task, notes.get(task.value))
-
     def run(self, request: OcrRequest) -> OcrResult:
-        self._check_task(request)
+        self.capabilities.require(self.name, request.task)
         for attempt in range(1, self.attempts + 1):
             started = time.perf_counter()
             response = self.handle.run.remote(request)
@@ -179,7 +162,7 @@ class RayEngine:
     def stream(self, request: OcrRequest) -> Iterator[TextDelta | OcrResult]:
         """Deltas as the replica generates them; a replica lost before the first delta is
         retried like :meth:`run`, one lost later ends the stream with an error."""
-        self._check_task(request)
+        self.capabilities.require(self.name, request.task)
         deadline = time.monotonic() + self.timeout_s
         for attempt in range(1, self.attempts + 1):
             started = time.perf_counter()
@@ -216,12 +199,7 @@ class RayEngine:
         add_times(times)
         if replica_s is not None:  # what the cluster adds: transfer, routing, queueing there
             add_times({"cluster": max(0.0, round_trip_s - replica_s)})
-        if status == "ok":
-            result: OcrResult = payload
-            return result
-        if status == "error":
-            raise OcrError(*payload)
-        raise RuntimeError(f"engine {self.name}: {payload}")
+        return result_of(status, payload, self.name)
 
     def close(self) -> None:
         """Nothing to stop here: Serve owns the replicas."""

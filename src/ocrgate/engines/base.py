@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import astuple, dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import OcrError
 from ..request import OcrRequest
@@ -22,6 +23,11 @@ class Capabilities:
     streams_tokens: bool = False
     notes: dict[str, str] | None = None
     """Per-task reason a task is unavailable (e.g. a missing optional package)."""
+
+    def require(self, engine: str, task: Task | None) -> None:
+        """Raise the 400 of :func:`unsupported_task` when ``task`` is not among these."""
+        if task is not None and task not in self.tasks:
+            raise unsupported_task(engine, task, (self.notes or {}).get(task.value))
 
 
 @runtime_checkable
@@ -57,3 +63,27 @@ def unsupported_task(engine: str, task: Task, reason: str | None = None) -> OcrE
     if reason:
         msg += f" {reason}"
     return OcrError(400, "InvalidParameter", msg, param="ocr_options.task")
+
+
+# An engine's answer as it crosses a process boundary (engine worker processes, Ray
+# replicas): ("ok", OcrResult), ("error", the OcrError's fields) or ("crash", a message).
+# Fields, not the exception: exceptions with extra constructor arguments do not pickle.
+
+
+def failure_answer(exc: Exception, log: logging.Logger, engine: str) -> tuple[str, Any]:
+    """The answer for an exception raised by ``engine`` (anything but an OcrError is logged
+    here, with its traceback, and becomes a 500 on the other side)."""
+    if isinstance(exc, OcrError):
+        return ("error", astuple(exc))
+    log.error("engine %s failed", engine, exc_info=exc)
+    return ("crash", f"{type(exc).__name__}: {exc}")
+
+
+def result_of(status: str, payload: Any, engine: str) -> OcrResult:
+    """The result of an answer, or its error raised again on this side."""
+    if status == "ok":
+        result: OcrResult = payload
+        return result
+    if status == "error":
+        raise OcrError(*payload)
+    raise RuntimeError(f"engine {engine}: {payload}")

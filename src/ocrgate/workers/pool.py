@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ..engines.base import Capabilities, unsupported_task
+from ..engines.base import Capabilities, result_of
 from ..engines.embedded.settings import EmbeddedSettings
 from ..errors import OcrError
 from ..request import OcrRequest
@@ -205,10 +205,7 @@ class PooledEngine:
         return self._caps
 
     def run(self, request: OcrRequest) -> OcrResult:
-        task = request.task
-        if task is not None and task not in self.capabilities.tasks:
-            notes = self.capabilities.notes or {}
-            raise unsupported_task(self.name, task, notes.get(task.value))
+        self.capabilities.require(self.name, request.task)
         pool = self._idle_batch if request.batch and self.batch_workers else self._idle
         try:
             worker = pool.get(timeout=self.start_timeout_s)
@@ -230,12 +227,7 @@ class PooledEngine:
             self._replace(worker)
         else:
             pool.put(worker)
-        if status == "ok":
-            result: OcrResult = payload
-            return result
-        if status == "error":
-            raise OcrError(*payload)
-        raise RuntimeError(f"engine worker: {payload}")
+        return result_of(status, payload, self.name)
 
     def _exchange(self, worker: _Worker, request: OcrRequest) -> tuple[str, Any, dict, float]:
         try:

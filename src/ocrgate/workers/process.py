@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from dataclasses import astuple
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -53,8 +52,8 @@ def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str 
 
 
 def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
+    from ..engines.base import failure_answer
     from ..engines.embedded.engine import EmbeddedEngine
-    from ..errors import OcrError
     from ..timing import record
 
     try:
@@ -77,13 +76,9 @@ def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
                 busy.value += 1
         with record() as times:
             try:
-                result = engine.run(job)
-                answer: tuple[str, Any] = ("ok", result)
-            except OcrError as err:
-                answer = ("error", astuple(err))  # its fields: pickles whatever it holds
-            except Exception as exc:  # noqa: BLE001 - the parent logs and answers 500
-                log.exception("engine failed")
-                answer = ("crash", f"{type(exc).__name__}: {exc}")
+                answer: tuple[str, Any] = ("ok", engine.run(job))
+            except Exception as exc:  # noqa: BLE001 - the parent raises it again or answers 500
+                answer = failure_answer(exc, log, engine.name)
             finally:
                 if busy is not None:
                     with busy.get_lock():
