@@ -34,21 +34,18 @@ from common import (
     free_port,
     line_crop,
     machine,
+    native_body,
     own_rss_mb,
     pct,
     png,
     process_tree,
+    send_concurrently,
     start_server,
     write_json,
     zh_page,
 )
 
 NATIVE = "/api/v1/services/aigc/multimodal-generation/generation"
-
-
-def body(url: str) -> dict:
-    return {"model": "qwen-vl-ocr-latest",
-            "input": {"messages": [{"role": "user", "content": [{"image": url}]}]}}
 
 
 def as_url(img) -> str:  # noqa: ANN001
@@ -59,27 +56,6 @@ def mix() -> list[str]:
     imgs = ([a4_page(False, s) for s in range(4)] + [a4_page(True, s) for s in range(4)]
             + [zh_page(s) for s in range(4)])
     return [as_url(im) for im in imgs]
-
-
-def throughput(origin: str, pages: list[str], clients: int) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    client = httpx.Client(timeout=900, limits=httpx.Limits(max_connections=clients))
-
-    def one(url: str) -> None:
-        nonlocal errors
-        t0 = time.perf_counter()
-        r = client.post(origin + NATIVE, json=body(url))
-        latencies.append(time.perf_counter() - t0)
-        errors += r.status_code != 200
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, pages))
-    wall = time.perf_counter() - t0
-    client.close()
-    return {"pages": len(pages), "wall_s": wall, "pages_per_s": len(pages) / wall,
-            "p50_s": pct(latencies, 50), "errors": errors}
 
 
 def processes() -> list[tuple[int, int, str]]:
@@ -169,7 +145,7 @@ def deploy(replicas: int, port: int) -> None:
         time.sleep(0.5)
     with httpx.Client(timeout=600) as client:  # every replica answers once before timing
         with ThreadPoolExecutor(replicas) as pool:
-            list(pool.map(lambda _: client.post(origin + NATIVE, json=body(as_url(line_crop()))),
+            list(pool.map(lambda _: client.post(origin + NATIVE, json=native_body(as_url(line_crop()))),
                           range(2 * replicas)))
 
 
@@ -207,16 +183,16 @@ def main() -> None:
     origins = {"single": f"http://127.0.0.1:{single_port}", "ray": f"http://127.0.0.1:{ray_port}"}
     try:
         with httpx.Client(timeout=600) as warm:
-            warm.post(origins["single"] + NATIVE, json=body(pages[0]))
+            warm.post(origins["single"] + NATIVE, json=native_body(pages[0]))
         for r in range(args.rounds):
             order = ["single", 2, 1] if r % 2 == 0 else [1, 2, "single"]
             row: dict = {}
             for config in order:
                 if config == "single":
-                    row["single"] = throughput(origins["single"], pages, args.clients)
+                    row["single"] = send_concurrently(origins["single"] + NATIVE, pages, args.clients)
                 else:
                     deploy(int(config), ray_port)
-                    row[f"ray_{config}"] = throughput(origins["ray"], pages, args.clients)
+                    row[f"ray_{config}"] = send_concurrently(origins["ray"] + NATIVE, pages, args.clients)
                     if config == 2:
                         report["memory_ray_2_replicas"] = ray_memory(head.temp_dir)
                 name = "single" if config == "single" else f"ray_{config}"
@@ -226,7 +202,7 @@ def main() -> None:
         report["memory_single"] = single_memory(single.pid)
 
         deploy(2, ray_port)
-        crop = body(as_url(line_crop()))
+        crop = native_body(as_url(line_crop()))
         lat: dict[str, list[float]] = {"single": [], "ray": []}
         with httpx.Client(timeout=600) as client:
             for _ in range(args.latency_reps):

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -212,6 +213,37 @@ def process_rss_mb(pid: int) -> list[dict[str, object]]:
                     "rss_mb": int(fields.get("VmRSS", "0 kB").split()[0]) / 1024,
                     "peak_mb": int(fields.get("VmHWM", "0 kB").split()[0]) / 1024})
     return out
+
+
+def native_body(image_url: str) -> dict:
+    """A native-dialect request for one image with the default prompt."""
+    return {"model": "qwen-vl-ocr-latest",
+            "input": {"messages": [{"role": "user", "content": [{"image": image_url}]}]}}
+
+
+def send_concurrently(url: str, image_urls: list[str], clients: int) -> dict:
+    """POST one native request per image with ``clients`` concurrent clients: wall time,
+    pages/s, p50/p95 latency and the number of non-200 answers."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    client = httpx.Client(timeout=900, limits=httpx.Limits(max_connections=clients))
+
+    def one(image_url: str) -> None:
+        nonlocal errors
+        t0 = time.perf_counter()
+        r = client.post(url, json=native_body(image_url))
+        latencies.append(time.perf_counter() - t0)
+        errors += r.status_code != 200
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, image_urls))
+    wall = time.perf_counter() - t0
+    client.close()
+    return {"pages": len(image_urls), "wall_s": wall, "pages_per_s": len(image_urls) / wall,
+            "p50_s": pct(latencies, 50), "p95_s": pct(latencies, 95), "errors": errors}
 
 
 def pct(values: list[float], q: float) -> float:

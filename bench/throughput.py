@@ -9,16 +9,16 @@ import argparse
 import base64
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from common import (
     a4_page,
     free_port,
     machine,
-    pct,
+    native_body,
     png,
     process_rss_mb,
+    send_concurrently,
     start_server,
     write_json,
     zh_page,
@@ -43,7 +43,7 @@ def main() -> None:
     rows = []
     try:
         with httpx.Client(timeout=600) as warm:
-            warm.post(url, json=_body(mix[0]))
+            warm.post(url, json=native_body(mix[0]))
         for n in args.clients:
             row = run_level(n, url, mix, server.pid)
             rows.append(row)
@@ -72,32 +72,12 @@ def run_level(n: int, url: str, mix: list[str], pid: int) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    latencies: list[float] = []
-    errors = 0
-    client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=n))
-
-    def one(url_data: str) -> None:
-        nonlocal errors
-        t0 = time.perf_counter()
-        r = client.post(url, json=_body(url_data))
-        latencies.append(time.perf_counter() - t0)
-        errors += r.status_code != 200
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(n) as pool:
-        list(pool.map(one, mix))
-    wall = time.perf_counter() - t0
-    stop.set()
-    sampler.join()
-    client.close()
-    return {"clients": n, "pages": len(mix), "wall_s": wall, "pages_per_s": len(mix) / wall,
-            "p50_s": pct(latencies, 50), "p95_s": pct(latencies, 95), "errors": errors,
-            "peak_rss_mb": peak_rss, "peak_process_rss_mb": peak_process}
-
-
-def _body(url_data: str) -> dict:
-    return {"model": "qwen-vl-ocr-latest",
-            "input": {"messages": [{"role": "user", "content": [{"image": url_data}]}]}}
+    try:
+        row = send_concurrently(url, mix, n)
+    finally:
+        stop.set()
+        sampler.join()
+    return {"clients": n, **row, "peak_rss_mb": peak_rss, "peak_process_rss_mb": peak_process}
 
 
 if __name__ == "__main__":
