@@ -55,10 +55,6 @@ engines = tomllib.load(open(sys.argv[1], "rb")).get("engines", {})
 sys.exit(0 if any(e.get("kind") == "local_vlm" for e in engines.values()) else 1)
 EOF
   then SPEC=".[vlm]"; fi
-  # OpenVINO only where it pays: a CPU that computes bf16 natively (engines/embedded/nets/session.py)
-  if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
-    SPEC="${SPEC%]}"; [ "$SPEC" = . ] && SPEC=".[openvino]" || SPEC="$SPEC,openvino]"
-  fi
 else
   VENV=.venv SPEC=".[test,vlm,openvino,ray]"  # the tests run both runtimes, and a local Ray cluster
 fi

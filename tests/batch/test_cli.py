@@ -40,7 +40,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _batch(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "ocrgate.cli", "batch", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=_env(tmp_path), start_new_session=True)
+                            encoding="utf-8", env=_env(tmp_path), start_new_session=True)
 
 
 def _state(out: Path) -> list[dict]:

@@ -29,16 +29,22 @@ def test_metadata_matches_onnxruntime() -> None:
 def test_choice_per_cpu_and_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessions, "openvino_available", lambda: True)
     monkeypatch.setattr(sessions, "native_bf16", lambda: True)
-    assert sessions.choose("auto", "auto", prefer_openvino=True) == ("openvino", "bf16")
-    assert sessions.choose("auto", "auto", prefer_openvino=False) == ("onnxruntime", "f32")
-    assert sessions.choose("auto", "f32", prefer_openvino=True) == ("onnxruntime", "f32")
-    assert sessions.choose("openvino", "f32", prefer_openvino=False) == ("openvino", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="bf16") == ("openvino", "bf16")
+    assert sessions.choose("auto", "auto", openvino_when="never") == ("onnxruntime", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="always") == ("openvino", "bf16")
+    assert sessions.choose("auto", "f32", openvino_when="bf16") == ("onnxruntime", "f32")
+    assert sessions.choose("auto", "f32", openvino_when="always") == ("openvino", "f32")
+    assert sessions.choose("openvino", "f32", openvino_when="never") == ("openvino", "f32")
     monkeypatch.setattr(sessions, "native_bf16", lambda: False)  # bf16 emulated: no gain
-    assert sessions.choose("auto", "auto", prefer_openvino=True) == ("onnxruntime", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="bf16") == ("onnxruntime", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="always") == ("openvino", "f32")
     monkeypatch.setattr(sessions, "openvino_available", lambda: False)
-    assert sessions.choose("openvino", "auto", prefer_openvino=True) == ("onnxruntime", "f32")
+    assert sessions.choose("openvino", "auto", openvino_when="bf16") == ("onnxruntime", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="always") == ("onnxruntime", "f32")
     with pytest.raises(ValueError, match="runtime"):
-        sessions.choose("tensorrt", "auto", prefer_openvino=True)
+        sessions.choose("tensorrt", "auto", openvino_when="bf16")
+    with pytest.raises(ValueError, match="openvino_when"):
+        sessions.choose("auto", "auto", openvino_when="sometimes")
 
 
 RENDERED = ["Runtimes must agree on every line.", "Due 2024-07-12: 3,141.59 EUR", "Zebra quartz"]

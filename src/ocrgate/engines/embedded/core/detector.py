@@ -1,4 +1,4 @@
-"""PP-OCR DB text detector run directly on onnxruntime.
+"""PP-OCR DB text detector run directly on onnxruntime (or OpenVINO, see nets/canvas.py).
 
 A port of rapidocr 3.10's ``TextDetector`` (pre-processing, DB post-processing and box
 order) so the embedded engine owns its detection code instead of reaching into a
@@ -146,6 +146,9 @@ class TextDetector:
         inter_op_threads: int = 1,
         runtime: str = "onnxruntime",
         precision: str = "f32",
+        canvas_step: int = 0,
+        canvas_budget_px: int = 0,
+        canvas_fallback: bool = True,
         limit_side_len: int = 736,
         limit_type: str = "min",
         thresh: float = 0.3,
@@ -165,6 +168,8 @@ class TextDetector:
         self.session: Session = cpu_session(
             self.model_path, "detection", intra_op_threads, inter_op_threads,
             runtime=runtime, precision=precision,
+            canvas_step=canvas_step, canvas_budget_px=canvas_budget_px,
+            canvas_fallback=canvas_fallback,
         )
         self._input = self.session.input_names[0]
         self._output = self.session.output_names[0]

@@ -82,11 +82,12 @@ class Reader:
         self.settings = s = settings or EmbeddedSettings()
         threads = _Threads(intra_op_threads=s.intra_op_threads,
                            inter_op_threads=s.inter_op_threads)
-        det_runtime, det_precision = choose(s.runtime, s.precision, prefer_openvino=False)
-        rec_runtime, rec_precision = choose(s.runtime, s.precision, prefer_openvino=True)
+        det_runtime, det_precision = choose(s.runtime, s.precision, openvino_when="always")
+        rec_runtime, rec_precision = choose(s.runtime, s.precision, openvino_when="bf16")
         self.detector = PageDetector(
             TextDetector(files.detection_model(s.det_model), **threads, limit_type="max",
                          runtime=det_runtime, precision=det_precision,
+                         canvas_step=s.det_canvas_step, canvas_budget_px=s.det_canvas_budget_px,
                          limit_side_len=s.det_limit_side_len, box_thresh=s.det_box_thresh,
                          unclip_ratio=s.det_unclip_ratio),
             s,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .canvas import CanvasSession
 from .onnx_meta import metadata as onnx_metadata
 
 log = logging.getLogger("ocrgate.embedded")
@@ -168,17 +169,24 @@ def native_bf16() -> bool:
     return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
-def choose(runtime: str, precision: str, prefer_openvino: bool) -> tuple[str, str]:
+OPENVINO_WHEN = ("never", "bf16", "always")
+
+
+def choose(runtime: str, precision: str, openvino_when: str) -> tuple[str, str]:
     """(runtime, precision) for one model from the settings and what this CPU offers.
 
-    ``prefer_openvino``: this model was measured faster on OpenVINO in bf16 (``auto`` only
-    takes OpenVINO then, and only on a CPU with native bf16)."""
+    ``openvino_when``: where ``auto`` takes OpenVINO for this model, as measured: ``bf16``
+    only on a CPU with native bf16 (the recogniser: no faster in float32), ``always`` (the
+    detector on fixed canvases: faster in float32 too), ``never``."""
+    if openvino_when not in OPENVINO_WHEN:
+        raise ValueError(f"openvino_when must be one of {OPENVINO_WHEN} (got {openvino_when!r})")
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     if runtime == "auto":
-        fast = prefer_openvino and precision != "f32" and native_bf16()
+        fast = openvino_when == "always" or (
+            openvino_when == "bf16" and precision != "f32" and native_bf16())
         runtime = "openvino" if fast and openvino_available() else "onnxruntime"
     if runtime == "openvino" and not openvino_available():
         log.warning("runtime openvino asked for but not installed: onnxruntime instead "
@@ -191,10 +199,17 @@ def choose(runtime: str, precision: str, prefer_openvino: bool) -> tuple[str, st
 
 def cpu_session(model_path: str | Path, what: str, intra_op_threads: int = 2,
                 inter_op_threads: int = 1, *, mem_arena: bool = False,
-                runtime: str = "onnxruntime", precision: str = "f32") -> Session:
+                runtime: str = "onnxruntime", precision: str = "f32",
+                canvas_step: int = 0, canvas_budget_px: int = 0,
+                canvas_fallback: bool = True) -> Session:
     """A session for ``model_path`` on the CPU; a missing file fails naming it (``what`` model
     file). ``runtime``/``precision``: as resolved by :func:`choose` (``onnxruntime`` when
     OpenVINO is not installed).
+
+    ``canvas_step`` > 0: on OpenVINO, a one-input image network is compiled for fixed input
+    sizes (:class:`.canvas.CanvasSession`, ``canvas_budget_px`` of them at most), each
+    compiled in the background while onnxruntime runs the input (``canvas_fallback``; off:
+    compiled before the call goes on).
 
     ``mem_arena=False`` (onnxruntime, the default) returns buffers to the system after each
     run: page and line sizes vary, and the arena kept the largest ones (a worker at 1.2 GB
@@ -204,14 +219,22 @@ def cpu_session(model_path: str | Path, what: str, intra_op_threads: int = 2,
         raise FileNotFoundError(f"{what} model file not found: {path}")
     threads = max(1, int(intra_op_threads))
 
+    openvino = runtime == "openvino" and openvino_available()
+    ov_precision = "bf16" if precision == "bf16" else "f32"
+
     def make(n: int) -> Session:
-        if runtime == "openvino" and openvino_available():
-            return OpenVinoSession(path, n, "bf16" if precision == "bf16" else "f32")
         return OrtSession(path, n, max(1, int(inter_op_threads)), mem_arena)
 
-    if threads == 1 or (runtime == "openvino" and openvino_available()):
+    def onnxruntime_session() -> Session:
+        return make(threads) if threads == 1 else AdaptiveSession(make, threads)
+
+    if openvino and canvas_step:
+        return CanvasSession(_ov_core(), path, threads, ov_precision, step=canvas_step,
+                             budget_px=canvas_budget_px,
+                             fallback=onnxruntime_session() if canvas_fallback else None)
+    if openvino:
         # no one-thread copy on OpenVINO: a second compiled model per network kept its own
         # per-shape buffers and compiled every line width again (A4 pages/s at 4 clients:
         # 0.45 with the copy, 0.65 without, against 0.64 at 1 client)
-        return make(threads)
-    return AdaptiveSession(make, threads)
+        return OpenVinoSession(path, threads, ov_precision)
+    return onnxruntime_session()

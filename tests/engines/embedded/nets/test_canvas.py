@@ -1,0 +1,104 @@
+"""The detector on OpenVINO canvases: padded in, cropped out, the same boxes as onnxruntime
+on rendered pages, compiled in the background while onnxruntime answers, and at most a
+budget's worth of canvases kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocrgate.engines.embedded.core.detector import TextDetector
+from ocrgate.engines.embedded.nets import files
+from ocrgate.engines.embedded.nets import session as sessions
+from ocrgate.engines.embedded.nets.canvas import CanvasSession, canvas_of
+from tests.engines.embedded.helpers import render_lines
+
+pytestmark = pytest.mark.skipif(not sessions.openvino_available(),
+                                reason="openvino not installed (pip install 'ocrgate[openvino]')")
+
+LINES = ["Canvases must not move a box.", "Invoice 2024-07-12  3,141.59 EUR",
+         "Zebra quartz jumps", "Total due on receipt"]
+
+
+def _page(width: int, height: int) -> np.ndarray:
+    return np.ascontiguousarray(render_lines(LINES, (width, height), font_size=26)[..., ::-1])
+
+
+def _detector(**kw: object) -> TextDetector:
+    return TextDetector(files.detection_model(), limit_type="max", limit_side_len=1600, **kw)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    lo, hi = np.maximum(a.min(0), b.min(0)), np.minimum(a.max(0), b.max(0))
+    inter = float(np.prod(np.clip(hi - lo, 0, None)))
+    union = float(np.prod(a.max(0) - a.min(0)) + np.prod(b.max(0) - b.min(0))) - inter
+    return inter / union
+
+
+def test_canvas_sides_round_up() -> None:
+    assert canvas_of(608, 448, 160) == (640, 480)
+    assert canvas_of(1600, 1120, 160) == (1600, 1120)
+    assert canvas_of(32, 32, 160) == (160, 160)
+
+
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+@pytest.mark.parametrize("size", [(900, 420), (700, 560)])
+def test_same_boxes_as_onnxruntime(precision: str, size: tuple[int, int]) -> None:
+    """Pages whose sides are not multiples of the step (so they are padded): every line
+    found by both runtimes, boxes within a few pixels."""
+    page = _page(*size)
+    ref, _ = _detector()(page)
+    ov = _detector(runtime="openvino", precision=precision, canvas_step=160,
+                   canvas_budget_px=4_000_000, canvas_fallback=False)
+    assert isinstance(ov.session, CanvasSession) and ov.session.fallback is None
+    got, _ = ov(page)
+    assert ov.session.compiles == 1
+    assert ov.session.canvases == [canvas_of(*ov.preprocess(page, 1600).shape[2:], 160)]
+    assert len(got) == len(ref) == len(LINES)
+    for a, b in zip(got, ref, strict=True):
+        assert _iou(a, b) > 0.85  # padding moves an edge by a pixel or two
+        assert np.abs(a - b).max() <= 4
+
+
+def test_output_cropped_to_the_input() -> None:
+    det = _detector(runtime="openvino", precision="f32", canvas_step=160, canvas_budget_px=10**6,
+                    canvas_fallback=False)
+    x = det.preprocess(_page(500, 300), 1600)
+    assert x is not None and x.shape[2:] == (288, 512)
+    (y,) = det.session.run({det.session.input_names[0]: x})
+    assert y.shape == (1, 1, 288, 512)
+
+
+def test_compiled_in_the_background_and_kept_within_budget() -> None:
+    """onnxruntime answers while a new canvas compiles; the next page of that size runs on
+    it; canvases beyond the budget are dropped least recently used first, never the one
+    in use."""
+    det = _detector(runtime="openvino", precision="f32", canvas_step=160,
+                    canvas_budget_px=450_000)
+    session = det.session
+    assert isinstance(session, CanvasSession) and session.fallback is not None
+    small, other, big = _page(600, 300), _page(300, 600), _page(1000, 700)
+    first, _ = det(small)
+    assert session.canvases == []  # answered by onnxruntime, compile under way
+    session.settle()
+    assert session.compiles == 1 and session.canvases == [(320, 640)]
+    second, _ = det(small)
+    assert len(first) == len(second) == len(LINES)
+    for a, b in zip(first, second, strict=True):
+        assert np.abs(a - b).max() <= 4
+    det(other)
+    session.settle()
+    assert session.canvases == [(320, 640), (640, 320)]
+    det(small)  # used again: now the most recent
+    det(big)
+    session.settle()  # 704×992 → 800×1120 alone is over the budget: only it stays
+    assert session.canvases == [(800, 1120)]
+    det(small)
+    session.settle()
+    assert session.canvases == [(320, 640)]
+    assert session.compiles == 4
+
+
+def test_step_must_be_a_multiple_of_the_stride() -> None:
+    with pytest.raises(ValueError, match="multiple of 32"):
+        _detector(runtime="openvino", canvas_step=100, canvas_budget_px=10**6)
