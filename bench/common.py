@@ -192,6 +192,18 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return rss, peak
 
 
+def reset_peaks(pid: int) -> None:
+    """Start every process of the tree's peak RSS (VmHWM) again from its current RSS
+    (Linux ≥ 4.0, ``/proc/PID/clear_refs``): workers give freed memory back after each
+    request, so a peak since process start says nothing about one request."""
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/clear_refs", "w", encoding="ascii") as f:
+                f.write("5")
+        except OSError:
+            continue
+
+
 def own_rss_mb(pid: int) -> float:
     """Current RSS in MB of this one process (not its children); 0 once it has ended."""
     try:

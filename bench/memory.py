@@ -4,8 +4,8 @@
 
 Each case runs in its own fresh server process (so one peak does not hide another): the
 server starts, answers a receipt and a dense A4 page (models warm, the detector's buffers
-at their working size), its RSS is read (idle), the case is sent, and the process's peak
-RSS (VmHWM) is read. Cases:
+at their working size), every process's peak RSS (VmHWM) is reset to its current RSS
+(idle), the case is sent, and the peaks are read again. Cases:
 
 * ``png_bomb``: a ~10 KB PNG of 9000×9000 (81 MP, under the per-frame limit);
 * ``tiff_frames``: a TIFF of 50 frames × 6 MP (300 MP in all);
@@ -30,6 +30,7 @@ from common import (
     machine,
     png,
     receipt,
+    reset_peaks,
     rss_mb,
     start_server,
     write_json,
@@ -91,6 +92,7 @@ def run_case(name: str) -> dict:
         with httpx.Client(timeout=600) as client:
             client.post(url, json=body(receipt_case()[0]))  # warm: a receipt and an A4 page
             client.post(url, json=body(png(a4_page(True, 3))))
+            reset_peaks(server.pid)
             idle, _ = rss_mb(server.pid)
             rsp = client.post(url, json=body(data))
             _, peak = rss_mb(server.pid)

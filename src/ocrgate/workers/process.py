@@ -39,15 +39,23 @@ def _libc_trim() -> Any:
 
 
 _malloc_trim = _libc_trim()
+#: the heap is trimmed once the process has grown this much since the last trim (a trim
+#: after an A4 page took 1-24 ms; most receipts grow it by less and skip it)
+TRIM_GROWTH_MB = 64.0
+_after_trim_mb = 0.0
 
 
-def release_free_memory() -> None:
-    """Give the heap's free pages back to the system after a request. glibc keeps what a
-    page's buffers freed (onnxruntime's detector peaks ~380 MB over an A4 page and its
-    arena is off, but the heap stayed that large), so a worker's resident size was its
-    largest page's, not what it holds; measured in ``bench/memory.py``."""
-    if _malloc_trim is not None:
+def release_free_memory() -> float:
+    """Give the heap's free pages back to the system after a request; the resident size
+    afterwards. glibc keeps what a page's buffers freed (onnxruntime's detector peaks
+    ~380 MB over an A4 page with its arena off, and the heap stayed that large), so a
+    worker's resident size was its largest page's, not what it holds (`bench/memory.py`)."""
+    global _after_trim_mb
+    rss = rss_mb()
+    if _malloc_trim is not None and rss - _after_trim_mb > TRIM_GROWTH_MB:
         _malloc_trim(0)
+        rss = _after_trim_mb = rss_mb()
+    return rss
 
 
 def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str = "text",
@@ -105,5 +113,4 @@ def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
                     with busy.get_lock():
                         busy.value -= 1
         del job
-        release_free_memory()
-        conn.send((*answer, times, rss_mb()))
+        conn.send((*answer, times, release_free_memory()))
