@@ -9,6 +9,7 @@ with the reason, which :attr:`capabilities` reports (the API answers 400 with it
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import threading
@@ -34,6 +35,12 @@ log = logging.getLogger("ocrgate.embedded")
 T = TypeVar("T")
 
 
+def _stop_warm_up(thread: threading.Thread, stop: threading.Event) -> None:
+    """At exit: no more networks loaded, and the one loading finished first."""
+    stop.set()
+    thread.join(timeout=60)
+
+
 class EmbeddedEngine:
     """PP-OCRv6 det + rec with page orientation, plus the task handlers, in-process."""
 
@@ -51,14 +58,20 @@ class EmbeddedEngine:
         self._lock = threading.Lock()
         self._build_handlers()
         self.warming: threading.Thread | None = None
+        self._stop_warming = threading.Event()
         if s.warm_up:  # the text path answers at once; the task networks load meanwhile
             self.warming = threading.Thread(target=self._warm_up, name="ocrgate-warm-up",
                                             daemon=True)
             self.warming.start()
+            # a daemon thread still inside a runtime's C++ at interpreter exit aborted the
+            # process ("terminate called without an active exception", exit status 134)
+            atexit.register(_stop_warm_up, self.warming, self._stop_warming)
 
     def _warm_up(self) -> None:
         self.reader.warm_up()
         for net in self._nets:
+            if self._stop_warming.is_set():
+                return
             try:
                 net.get()
             except NetUnavailable as exc:

@@ -17,11 +17,12 @@ class EmbeddedSettings:
     inter_op_threads: int = 1
     runtime: str = "auto"
     """``onnxruntime``, ``openvino`` or ``auto``. ``auto``, where OpenVINO is installed: the
-    detector on OpenVINO (fixed canvases, below), the recogniser on OpenVINO in bf16 where
-    the CPU computes bf16 natively; onnxruntime for the rest (see nets/session.py and
-    nets/canvas.py for the measurements)."""
+    detector on OpenVINO in float32 (compiled per size, below), the recogniser on OpenVINO in
+    bf16 where the CPU computes bf16 natively; onnxruntime for the rest (see
+    nets/session.py and nets/canvas.py for the measurements)."""
     precision: str = "auto"
-    """``f32``, ``bf16`` or ``auto`` (bf16 only on OpenVINO with native bf16)."""
+    """``f32``, ``bf16`` or ``auto`` (bf16 only for the recogniser, on OpenVINO with native
+    bf16; ``bf16`` here runs the detector in bf16 too: faster, boxes slightly worse)."""
 
     # --- recognition -------------------------------------------------------------
     text_score: float = 0.5
@@ -37,14 +38,14 @@ class EmbeddedSettings:
     0.289 / 1.19 s, 1280 → 0.294 / 1.44 s, 1600 → 0.280 / 1.77 s; the -4° receipt photo
     0.043 at 960 vs 0.024 at 1280 / 0.022 at 1600; SROIE line F1@0.5 0.945 at 1280 vs
     0.968 at 1600. 1600 is the most accurate for ~20 % more detector time."""
-    det_canvas_step: int = 160
-    """On OpenVINO the detector is compiled for fixed input sizes: the page (sides already
-    multiples of 32) is zero-padded up to both sides rounded to this step. Larger steps
-    mean fewer compiles and more padding."""
+    det_canvas_step: int = 32
+    """On OpenVINO the detector is compiled per input size (once a size comes back;
+    onnxruntime reads it until then). Above 32, sizes are padded (edge pixels repeated) up
+    to multiples of this step, so fewer are compiled, at the cost of moved boxes (see
+    nets/canvas.py: 82 % of boxes within 1 px of onnxruntime's at 160)."""
     det_canvas_budget_px: int = 4_000_000
-    """Compiled detector canvases kept (least recently used dropped) while their total area
-    stays under this: ~125 bytes per pixel in bf16, ~170 in float32 (a 1600×1120 canvas is
-    1.8 MP)."""
+    """Compiled detector sizes kept (least recently used dropped) while their total area
+    stays under this: ~170 bytes per pixel in float32 (a 1600×1120 page is 1.8 MP)."""
     det_box_thresh: float = 0.5
     det_unclip_ratio: float = 1.6
 

@@ -1,6 +1,7 @@
-"""The detector on OpenVINO canvases: padded in, cropped out, the same boxes as onnxruntime
-on rendered pages, compiled in the background while onnxruntime answers, and at most a
-budget's worth of canvases kept."""
+"""The detector on OpenVINO compiled per input size: the same boxes as onnxruntime (exactly
+sized; within a few pixels when padded to a step), the output cropped to the input, a
+size compiled in the background once it comes back while onnxruntime answers, and at
+most a budget's worth of compiled sizes kept."""
 
 from __future__ import annotations
 
@@ -41,22 +42,34 @@ def test_canvas_sides_round_up() -> None:
     assert canvas_of(32, 32, 160) == (160, 160)
 
 
-@pytest.mark.parametrize("precision", ["f32", "bf16"])
 @pytest.mark.parametrize("size", [(900, 420), (700, 560)])
-def test_same_boxes_as_onnxruntime(precision: str, size: tuple[int, int]) -> None:
-    """Pages whose sides are not multiples of the step (so they are padded): every line
-    found by both runtimes, boxes within a few pixels."""
+def test_same_boxes_as_onnxruntime(size: tuple[int, int]) -> None:
+    """float32, compiled for the page's own size: every box within a pixel of onnxruntime's."""
     page = _page(*size)
+    ref, ref_scores = _detector()(page)
+    ov = _detector(runtime="openvino", precision="f32", canvas_budget_px=4_000_000,
+                   canvas_step=32, canvas_fallback=False)
+    assert isinstance(ov.session, CanvasSession) and ov.session.fallback is None
+    got, scores = ov(page)
+    assert ov.session.compiles == 1
+    assert ov.session.canvases == [tuple(ov.preprocess(page, 1600).shape[2:])]
+    assert len(got) == len(ref) == len(LINES)
+    for a, b in zip(got, ref, strict=True):
+        assert np.abs(a - b).max() <= 1
+    assert np.allclose(scores, ref_scores, atol=0.01)
+
+
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_padded_to_a_step_boxes_move_a_little(precision: str) -> None:
+    page = _page(700, 560)
     ref, _ = _detector()(page)
     ov = _detector(runtime="openvino", precision=precision, canvas_step=160,
                    canvas_budget_px=4_000_000, canvas_fallback=False)
-    assert isinstance(ov.session, CanvasSession) and ov.session.fallback is None
     got, _ = ov(page)
-    assert ov.session.compiles == 1
     assert ov.session.canvases == [canvas_of(*ov.preprocess(page, 1600).shape[2:], 160)]
     assert len(got) == len(ref) == len(LINES)
     for a, b in zip(got, ref, strict=True):
-        assert _iou(a, b) > 0.85  # padding moves an edge by a pixel or two
+        assert _iou(a, b) > 0.8  # the network pools over the padding too
         assert np.abs(a - b).max() <= 4
 
 
@@ -69,34 +82,36 @@ def test_output_cropped_to_the_input() -> None:
     assert y.shape == (1, 1, 288, 512)
 
 
-def test_compiled_in_the_background_and_kept_within_budget() -> None:
-    """onnxruntime answers while a new canvas compiles; the next page of that size runs on
-    it; canvases beyond the budget are dropped least recently used first, never the one
-    in use."""
-    det = _detector(runtime="openvino", precision="f32", canvas_step=160,
-                    canvas_budget_px=450_000)
+def test_compiled_when_a_size_comes_back_and_kept_within_budget() -> None:
+    """onnxruntime reads a new size; the second time it compiles in the background (and
+    onnxruntime still answers); then OpenVINO runs it, with the same boxes. Sizes beyond
+    the budget are dropped least recently used first, never the one in use."""
+    det = _detector(runtime="openvino", precision="f32", canvas_step=32,
+                    canvas_budget_px=400_000)
     session = det.session
     assert isinstance(session, CanvasSession) and session.fallback is not None
     small, other, big = _page(600, 300), _page(300, 600), _page(1000, 700)
     first, _ = det(small)
-    assert session.canvases == []  # answered by onnxruntime, compile under way
-    session.settle()
-    assert session.compiles == 1 and session.canvases == [(320, 640)]
-    second, _ = det(small)
-    assert len(first) == len(second) == len(LINES)
-    for a, b in zip(first, second, strict=True):
-        assert np.abs(a - b).max() <= 4
-    det(other)
-    session.settle()
-    assert session.canvases == [(320, 640), (640, 320)]
-    det(small)  # used again: now the most recent
-    det(big)
-    session.settle()  # 704×992 → 800×1120 alone is over the budget: only it stays
-    assert session.canvases == [(800, 1120)]
+    assert session.compiles == 0 and session.canvases == []
     det(small)
     session.settle()
-    assert session.canvases == [(320, 640)]
-    assert session.compiles == 4
+    assert session.compiles == 1 and session.canvases == [(288, 608)]
+    third, _ = det(small)  # on OpenVINO now
+    assert len(first) == len(third) == len(LINES)
+    for a, b in zip(first, third, strict=True):
+        assert np.abs(a - b).max() <= 1
+    det(other)
+    det(other)
+    session.settle()
+    assert session.canvases == [(288, 608), (608, 288)]
+    det(small)  # used: now the most recent
+    det(big)
+    det(big)
+    session.settle()  # 704×992 alone is over the budget: only it stays
+    assert session.canvases == [(704, 992)]
+    det(small)  # remembered: compiled again at once
+    session.settle()
+    assert session.canvases == [(288, 608)] and session.compiles == 4
 
 
 def test_step_must_be_a_multiple_of_the_stride() -> None:

@@ -31,16 +31,18 @@ def test_choice_per_cpu_and_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessions, "native_bf16", lambda: True)
     assert sessions.choose("auto", "auto", openvino_when="bf16") == ("openvino", "bf16")
     assert sessions.choose("auto", "auto", openvino_when="never") == ("onnxruntime", "f32")
-    assert sessions.choose("auto", "auto", openvino_when="always") == ("openvino", "bf16")
+    assert sessions.choose("auto", "auto", openvino_when="f32") == ("openvino", "f32")
+    assert sessions.choose("openvino", "auto", openvino_when="bf16") == ("openvino", "bf16")
+    assert sessions.choose("auto", "bf16", openvino_when="f32") == ("openvino", "bf16")
     assert sessions.choose("auto", "f32", openvino_when="bf16") == ("onnxruntime", "f32")
-    assert sessions.choose("auto", "f32", openvino_when="always") == ("openvino", "f32")
+    assert sessions.choose("auto", "f32", openvino_when="f32") == ("openvino", "f32")
     assert sessions.choose("openvino", "f32", openvino_when="never") == ("openvino", "f32")
     monkeypatch.setattr(sessions, "native_bf16", lambda: False)  # bf16 emulated: no gain
     assert sessions.choose("auto", "auto", openvino_when="bf16") == ("onnxruntime", "f32")
-    assert sessions.choose("auto", "auto", openvino_when="always") == ("openvino", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="f32") == ("openvino", "f32")
     monkeypatch.setattr(sessions, "openvino_available", lambda: False)
     assert sessions.choose("openvino", "auto", openvino_when="bf16") == ("onnxruntime", "f32")
-    assert sessions.choose("auto", "auto", openvino_when="always") == ("onnxruntime", "f32")
+    assert sessions.choose("auto", "auto", openvino_when="f32") == ("onnxruntime", "f32")
     with pytest.raises(ValueError, match="runtime"):
         sessions.choose("tensorrt", "auto", openvino_when="bf16")
     with pytest.raises(ValueError, match="openvino_when"):

@@ -82,7 +82,7 @@ class Reader:
         self.settings = s = settings or EmbeddedSettings()
         threads = _Threads(intra_op_threads=s.intra_op_threads,
                            inter_op_threads=s.inter_op_threads)
-        det_runtime, det_precision = choose(s.runtime, s.precision, openvino_when="always")
+        det_runtime, det_precision = choose(s.runtime, s.precision, openvino_when="f32")
         rec_runtime, rec_precision = choose(s.runtime, s.precision, openvino_when="bf16")
         self.detector = PageDetector(
             TextDetector(files.detection_model(s.det_model), **threads, limit_type="max",
