@@ -30,14 +30,18 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .onnx_meta import metadata as onnx_metadata
 
-if TYPE_CHECKING:
-    from .session import Session
+
+class Fallback(Protocol):
+    """What reads an input while its size is not compiled (an onnxruntime session)."""
+
+    def run(self, feeds: Mapping[str, np.ndarray],
+            outputs: Sequence[str] | None = None) -> list[np.ndarray]: ...
 
 #: how many recent input sizes are remembered for ``compile_after``
 SEEN_KEPT = 256
@@ -56,7 +60,7 @@ class CanvasSession:
     runtime = "openvino"
 
     def __init__(self, core: Any, path: Path, threads: int, precision: str, *,
-                 step: int, budget_px: int, fallback: Session | None = None,
+                 step: int, budget_px: int, fallback: Fallback | None = None,
                  compile_after: int = 2) -> None:
         if step < 32 or step % 32:
             raise ValueError(f"canvas step must be a positive multiple of 32, not {step}")
