@@ -179,7 +179,7 @@ def choose(runtime: str, precision: str, openvino_when: str) -> tuple[str, str]:
     bf16 where the CPU computes bf16 natively, on onnxruntime elsewhere (the recogniser: no
     faster in float32). ``f32``: on OpenVINO in float32 wherever it is installed (the
     detector compiled per input size: 2× faster in float32; bf16 was 3.7× but moved boxes,
-    dev text_localization F1 0.710 → 0.706). ``never``: onnxruntime."""
+    dev text_localization F1 0.706 against 0.710 in float32 on the same padded sizes). ``never``: onnxruntime."""
     if openvino_when not in OPENVINO_WHEN:
         raise ValueError(f"openvino_when must be one of {OPENVINO_WHEN} (got {openvino_when!r})")
     if runtime not in RUNTIMES:
