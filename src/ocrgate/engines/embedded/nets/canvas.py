@@ -43,8 +43,15 @@ class Fallback(Protocol):
     def run(self, feeds: Mapping[str, np.ndarray],
             outputs: Sequence[str] | None = None) -> list[np.ndarray]: ...
 
+
 #: how many recent input sizes are remembered for ``compile_after``
 SEEN_KEPT = 256
+
+
+def latency_config(threads: int, precision: str) -> dict[str, Any]:
+    """OpenVINO CPU settings for one call at a time on ``threads`` threads."""
+    return {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": 1}
 
 
 def canvas_of(h: int, w: int, step: int) -> tuple[int, int]:
@@ -68,9 +75,7 @@ class CanvasSession:
         self._model = core.read_model(str(path))
         if len(self._model.inputs) != 1:
             raise ValueError(f"{path}: a canvas session needs a one-input network")
-        self._config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-                        "INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": 1,
-                        "CACHE_DIR": ""}
+        self._config = {**latency_config(threads, precision), "CACHE_DIR": ""}
         self.step = step
         self.budget_px = budget_px
         self.precision = precision

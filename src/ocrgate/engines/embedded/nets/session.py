@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .canvas import CanvasSession
+from .canvas import CanvasSession, latency_config
 from .onnx_meta import metadata as onnx_metadata
 
 log = logging.getLogger("ocrgate.embedded")
@@ -91,9 +91,7 @@ class OpenVinoSession:
 
     def __init__(self, path: Path, threads: int, precision: str) -> None:
         core = _ov_core()
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-                  "INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": 1}
-        self.compiled = core.compile_model(str(path), "CPU", config)
+        self.compiled = core.compile_model(str(path), "CPU", latency_config(threads, precision))
         self.request = self.compiled.create_infer_request()
         self.input_names = [p.get_any_name() for p in self.compiled.inputs]
         self.output_names = [p.get_any_name() for p in self.compiled.outputs]
@@ -179,7 +177,8 @@ def choose(runtime: str, precision: str, openvino_when: str) -> tuple[str, str]:
     bf16 where the CPU computes bf16 natively, on onnxruntime elsewhere (the recogniser: no
     faster in float32). ``f32``: on OpenVINO in float32 wherever it is installed (the
     detector compiled per input size: 2× faster in float32; bf16 was 3.7× but moved boxes,
-    dev text_localization F1 0.706 against 0.710 in float32 on the same padded sizes). ``never``: onnxruntime."""
+    dev text_localization F1 0.706 against 0.710 in float32 on the same padded sizes).
+    ``never``: onnxruntime."""
     if openvino_when not in OPENVINO_WHEN:
         raise ValueError(f"openvino_when must be one of {OPENVINO_WHEN} (got {openvino_when!r})")
     if runtime not in RUNTIMES:
