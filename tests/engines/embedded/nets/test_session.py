@@ -3,6 +3,10 @@ the model metadata read without onnxruntime, and the per-CPU choice."""
 
 from __future__ import annotations
 
+import glob
+import os
+import threading
+
 import numpy as np
 import pytest
 
@@ -127,3 +131,45 @@ def test_openvino_sees_widths_in_steps() -> None:
     assert [t for t, _ in ov(crops)] == [t for t, _ in ort(crops)] == RENDERED
     assert all(w % OPENVINO_WIDTH_STEP == 0 for w in widths["openvino"])
     assert any(w % OPENVINO_WIDTH_STEP for w in widths["onnxruntime"])
+
+
+def _thread_cpus() -> set[str]:
+    """The CPU list each thread of this process may run on, right now."""
+    lists = set()
+    for path in glob.glob("/proc/self/task/*/status"):
+        try:
+            with open(path, encoding="ascii") as f:
+                lists.update(line.split()[1] for line in f if line.startswith("Cpus_allowed_list"))
+        except OSError:  # the thread ended meanwhile
+            pass
+    return lists
+
+
+@needs_openvino
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to pin")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_openvino_leaves_threads_free_to_move(threads: int) -> None:
+    """OpenVINO pins inference threads to the first cores unless told not to: each engine
+    worker then ran on core 0 and two workers shared one core. While it infers, every
+    thread of the process may still run on every CPU the process may."""
+    allowed = _thread_cpus()
+    assert len(allowed) == 1  # before: every thread may run everywhere
+    session = sessions.OpenVinoSession(files.recognition_model(), threads, "f32")
+    x = np.random.default_rng(0).random((1, 3, 48, 960), dtype=np.float32)
+    stop = threading.Event()
+
+    def infer() -> None:
+        while not stop.is_set():
+            session.run({session.input_names[0]: x})
+
+    runner = threading.Thread(target=infer)
+    runner.start()
+    try:
+        seen: set[str] = set()
+        for _ in range(40):
+            seen |= _thread_cpus()
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        runner.join()
+    assert seen == allowed
