@@ -66,6 +66,22 @@ def test_concurrent_requests_all_answer(pooled) -> None:
     assert [t.split("\n")[0] for t in texts] == [f"Request number {i}" for i in range(6)]
 
 
+def test_a_lone_client_stays_on_one_warm_worker(pooled) -> None:
+    """Idle workers are taken last in, first out: one client's requests in a row all run
+    on the worker that answered the previous one (its compiled sizes are warm)."""
+    engine = pooled.registry.engines["embedded"]
+    url = data_url(png_bytes(render_lines(LINES)))
+    with serve(pooled) as origin:
+        assert _call(origin, url).status_code == 200
+        before = engine.requests_served()
+        assert len(before) == 2
+        for _ in range(4):
+            assert _call(origin, url).status_code == 200
+        after = engine.requests_served()
+    grown = sorted(after[pid] - before.get(pid, 0) for pid in after)
+    assert grown == [0, 4]
+
+
 def test_a_killed_worker_answers_500_and_is_replaced(pooled) -> None:
     engine = pooled.registry.engines["embedded"]
     url = data_url(png_bytes(render_lines(LINES)))

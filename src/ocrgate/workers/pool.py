@@ -76,8 +76,10 @@ class PooledEngine:
         self._ctx.set_forkserver_preload(["ocrgate.workers.process",
                                           "ocrgate.engines.embedded.engine"])
         self._busy = self._ctx.Value("i", 0) if adaptive_threads else None
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._idle_batch: queue.Queue[_Worker] = queue.Queue()
+        # last in, first out: a lone client's requests stay on the worker that served the
+        # previous one, whose per-size compiled models and caches are warm
+        self._idle: queue.Queue[_Worker] = queue.LifoQueue()
+        self._idle_batch: queue.Queue[_Worker] = queue.LifoQueue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._caps: Capabilities | None = None
@@ -105,6 +107,12 @@ class PooledEngine:
         with self._lock:
             return [w.process.pid for w in self._all
                     if w.batch == batch and w.process.pid is not None]
+
+    def requests_served(self, batch: bool = False) -> dict[int, int]:
+        """Requests each running interactive (or batch) worker has answered, by process id."""
+        with self._lock:
+            return {w.process.pid: w.jobs for w in self._all
+                    if w.batch == batch and w.process.pid is not None}
 
     def _start_all(self) -> None:
         """Interactive workers first, together; batch workers once those are up (they would
