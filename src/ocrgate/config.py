@@ -206,7 +206,8 @@ class Settings:
     """Extra workers at the lowest CPU priority that run only batch lines (0: batch lines
     share the workers, after interactive requests)."""
     max_worker_rss_mb: int = 1200
-    """A worker whose memory grew past this is replaced after its request."""
+    """A worker whose memory grew past this is replaced after its request; past 95 % of it,
+    a worker gives its freed heap back before answering (an idle one always does)."""
     max_jobs_per_worker: int = 0
     """Replace a worker after this many requests (0: never)."""
     request_timeout_s: float = 300.0

@@ -39,6 +39,11 @@ from . import process
 log = logging.getLogger("ocrgate.workers")
 
 
+#: a worker past this share of ``max_worker_rss_mb`` trims its heap after each answer, so
+#: that freed memory it still holds does not get it replaced
+TRIM_SHARE = 0.95
+
+
 class WorkerLost(RuntimeError):
     """A worker process ended while it held a request."""
 
@@ -131,7 +136,7 @@ class PooledEngine:
             return
         parent, child = self._ctx.Pipe(duplex=True)
         args = (child, self.settings, 19 if batch else 0, self.log_format,
-                None if batch else self._busy)
+                None if batch else self._busy, TRIM_SHARE * self.max_worker_rss_mb)
         proc = self._ctx.Process(target=process.main, args=args, daemon=True,
                                  name="ocrgate-batch-worker" if batch else "ocrgate-worker")
         try:

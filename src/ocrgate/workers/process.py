@@ -39,31 +39,38 @@ def _libc_trim() -> Any:
 
 
 _malloc_trim = _libc_trim()
-#: the heap is trimmed once the process has grown this much since the last trim (a trim
-#: after an A4 page took 1-24 ms; most receipts grow it by less and skip it)
+#: an idle worker gives freed heap back once it has grown this much since the last trim
 TRIM_GROWTH_MB = 64.0
+#: a worker is idle when no request came for this long after its last answer
+IDLE_S = 0.5
 _after_trim_mb = 0.0
 
 
-def release_free_memory() -> float:
-    """Give the heap's free pages back to the system after a request; the resident size
-    afterwards. glibc keeps what a page's buffers freed (onnxruntime's detector peaks
-    ~380 MB over an A4 page with its arena off, and the heap stayed that large), so a
-    worker's resident size was its largest page's, not what it holds (`bench/memory.py`)."""
+def release_free_memory(min_growth_mb: float = TRIM_GROWTH_MB) -> float:
+    """Give the heap's free pages back to the system if the process grew more than
+    ``min_growth_mb`` since the last trim; the resident size afterwards. glibc keeps what a
+    page's buffers freed (onnxruntime's detector peaks ~380 MB over an A4 page with its
+    arena off), so a worker's resident size stayed its largest page's.
+
+    Called when the worker goes idle, not after every request: the next request faults
+    the returned pages in again (trimming after every A4 page cost 5-10 % of the pages/s
+    at 1 and 4 clients, `bench/throughput.py`)."""
     global _after_trim_mb
     rss = rss_mb()
-    if _malloc_trim is not None and rss - _after_trim_mb > TRIM_GROWTH_MB:
+    if _malloc_trim is not None and rss - _after_trim_mb > min_growth_mb:
         _malloc_trim(0)
         rss = _after_trim_mb = rss_mb()
     return rss
 
 
 def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str = "text",
-         busy: Any = None) -> None:
+         busy: Any = None, trim_above_mb: float = 0.0) -> None:
     """Worker entry point (runs in a spawned process); logs like the server (``log_format``).
     ``busy``: a shared counter of the interactive workers running a request (this one
     counts itself while it runs one), so that crowded networks run single-threaded.
-    Ends quietly when the parent goes away (the pipe breaks)."""
+    ``trim_above_mb`` > 0: a worker this large trims its heap right after an answer, busy
+    or not (below the size at which the pool replaces it). Ends quietly when the parent
+    goes away (the pipe breaks)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     if nice:
         os.nice(nice)
@@ -75,12 +82,12 @@ def main(conn: Connection, engine_settings: Any, nice: int = 0, log_format: str 
 
         share_cores_with(lambda: int(busy.value))
     try:
-        _serve(conn, engine_settings, busy)
+        _serve(conn, engine_settings, busy, trim_above_mb)
     except (BrokenPipeError, EOFError, ConnectionResetError):
         return
 
 
-def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
+def _serve(conn: Connection, engine_settings: Any, busy: Any, trim_above_mb: float) -> None:
     from ..engines.base import failure_answer
     from ..engines.embedded.engine import EmbeddedEngine
     from ..timing import record
@@ -95,6 +102,8 @@ def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
                rss_mb()))
     while True:
         try:
+            if not conn.poll(IDLE_S):
+                release_free_memory()  # idle: give back what the last requests freed
             job = conn.recv()
         except (EOFError, OSError):
             return
@@ -113,4 +122,7 @@ def _serve(conn: Connection, engine_settings: Any, busy: Any) -> None:
                     with busy.get_lock():
                         busy.value -= 1
         del job
-        conn.send((*answer, times, release_free_memory()))
+        rss = rss_mb()
+        if trim_above_mb and rss > trim_above_mb:
+            rss = release_free_memory(0.0)
+        conn.send((*answer, times, rss))
