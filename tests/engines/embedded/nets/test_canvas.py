@@ -114,6 +114,39 @@ def test_compiled_when_a_size_comes_back_and_kept_within_budget() -> None:
     assert session.canvases == [(288, 608)] and session.compiles == 4
 
 
+def test_a_size_that_fails_to_compile_stays_on_onnxruntime(caplog) -> None:
+    """A background compile that fails (e.g. out of memory) is logged once and not tried
+    again; onnxruntime keeps answering that size, other sizes still compile."""
+    det = _detector(runtime="openvino", precision="f32", canvas_step=32,
+                    canvas_budget_px=4_000_000)
+    session = det.session
+    assert isinstance(session, CanvasSession)
+    compile_once = session._compile
+    attempts: list[tuple[int, int]] = []
+
+    def flaky(canvas: tuple[int, int], channels: int):  # noqa: ANN202
+        attempts.append(canvas)
+        if canvas == (288, 608):
+            raise RuntimeError("cannot allocate memory")
+        return compile_once(canvas, channels)
+
+    session._compile = flaky  # type: ignore[method-assign]
+    small, other = _page(600, 300), _page(300, 600)
+    expected, _ = det(small)
+    with caplog.at_level("WARNING", logger="ocrgate.embedded"):
+        for _ in range(4):
+            boxes, _ = det(small)
+            session.settle()
+            assert len(boxes) == len(expected)
+    assert attempts == [(288, 608)] and session.failed == {(288, 608)}
+    assert session.canvases == []
+    assert sum("could not be compiled" in r.getMessage() for r in caplog.records) == 1
+    det(other)
+    det(other)
+    session.settle()
+    assert session.canvases == [(608, 288)]
+
+
 def test_step_must_be_a_multiple_of_the_stride() -> None:
     with pytest.raises(ValueError, match="multiple of 32"):
         _detector(runtime="openvino", canvas_step=100, canvas_budget_px=10**6)

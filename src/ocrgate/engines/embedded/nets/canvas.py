@@ -26,6 +26,7 @@ mirrored padding did worse. Compiled models are not cached on disk (~10 MB each)
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from .onnx_meta import metadata as onnx_metadata
+
+log = logging.getLogger("ocrgate.embedded")
 
 
 class Fallback(Protocol):
@@ -92,6 +95,8 @@ class CanvasSession:
         self._compiled: OrderedDict[tuple[int, int], tuple[Any, Any]] = OrderedDict()
         self._pending: dict[tuple[int, int], Future[tuple[Any, Any]]] = {}
         self._seen: OrderedDict[tuple[int, int], int] = OrderedDict()
+        #: sizes whose compile failed: the fallback keeps reading them, no second attempt
+        self.failed: set[tuple[int, int]] = set()
         self._compiler: ThreadPoolExecutor | None = None
         self.compiles = 0
 
@@ -119,7 +124,18 @@ class CanvasSession:
         """Wait for the compiles under way and keep their canvases."""
         for canvas, future in list(self._pending.items()):
             del self._pending[canvas]
+            self._finish(canvas, future)
+
+    def _finish(self, canvas: tuple[int, int], future: Future[tuple[Any, Any]]) -> None:
+        """Keep a finished background compile, or remember that it failed (logged once)."""
+        exc = future.exception()
+        if exc is None:
             self._keep(canvas, future.result())
+            return
+        self.failed.add(canvas)
+        log.warning("detector size %dx%d could not be compiled on OpenVINO (%s: %s); "
+                    "onnxruntime keeps reading it", canvas[1], canvas[0],
+                    type(exc).__name__, exc)
 
     def _sighting(self, canvas: tuple[int, int]) -> int:
         """How many times ``canvas`` has been asked for, this time included."""
@@ -134,16 +150,15 @@ class CanvasSession:
         None while the fallback is to answer: a size not yet back often enough, or one
         whose background compile (started here) has not finished."""
         for done in [c for c, f in self._pending.items() if f.done()]:
-            future = self._pending.pop(done)
-            if future.exception() is None:
-                self._keep(done, future.result())
+            self._finish(done, self._pending.pop(done))
         if canvas in self._compiled:
             self._compiled.move_to_end(canvas)
             return self._compiled[canvas][1]
         if self.fallback is None:
             self._keep(canvas, self._compile(canvas, channels))
             return self._compiled[canvas][1]
-        if canvas not in self._pending and self._sighting(canvas) >= self.compile_after:
+        if (canvas not in self._pending and canvas not in self.failed
+                and self._sighting(canvas) >= self.compile_after):
             if self._compiler is None:
                 self._compiler = ThreadPoolExecutor(1, thread_name_prefix="ocrgate-canvas")
             self._pending[canvas] = self._compiler.submit(self._compile, canvas, channels)
