@@ -40,7 +40,7 @@ def test_ocr_command_text_and_json(tmp_path: Path) -> None:
     path = tmp_path / "page.png"
     path.write_bytes(png_bytes(render_lines(LINES, size=30)))
     out = subprocess.run([sys.executable, "-m", "ocrgate.cli", "ocr", str(path), "--format", "json",
-                          "--task", "advanced_recognition"], capture_output=True, text=True, timeout=120,
+                          "--task", "advanced_recognition"], capture_output=True, text=True, encoding="utf-8", timeout=120,
                          env=_env(tmp_path))
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -48,7 +48,7 @@ def test_ocr_command_text_and_json(tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     out = subprocess.run([sys.executable, "-m", "ocrgate.cli", "ocr", str(bad)], capture_output=True,
-                         text=True, timeout=120, env=_env(tmp_path))
+                         text=True, encoding="utf-8", timeout=120, env=_env(tmp_path))
     assert out.returncode == 1 and "Failed to decode the image" in out.stderr
 
 
@@ -56,7 +56,7 @@ def test_serve_open_mode_binds_loopback(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ocrgate.cli", "serve", "--host", "0.0.0.0",
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=_env(tmp_path))
+                            text=True, encoding="utf-8", env=_env(tmp_path))
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -84,12 +84,12 @@ def test_serve_with_store_key_and_json_logs(tmp_path: Path) -> None:
                             "OCRGATE_ENGINE_DISABLED_TASKS": "table_parsing,document_parsing,"
                             "formula_recognition,key_information_extraction"}
     made = subprocess.run([sys.executable, "-m", "ocrgate.cli", "keys", "create", "--account", "ops"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120, env=env)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ocrgate.cli", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env)
     origin = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -122,5 +122,5 @@ def test_serve_with_store_key_and_json_logs(tmp_path: Path) -> None:
     assert set(done["stages_ms"]) >= {"fetch", "decode", "queue", "engine", "render"}
     assert "no API key configured" not in output
     rows = subprocess.run([sys.executable, "-m", "ocrgate.cli", "usage", "--csv", "-"],
-                          capture_output=True, text=True, timeout=120, env=env).stdout
+                          capture_output=True, text=True, encoding="utf-8", timeout=120, env=env).stdout
     assert rows.splitlines()[1].startswith("ops,1,0,")  # flushed to the store at shutdown

@@ -33,7 +33,7 @@ def doctor(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess[str
     code = ("import sys; from ocrgate.cli import main; rc = main(['doctor']); "
             "loaded = [m for m in ('onnxruntime', 'torch') if m in sys.modules]; "
             "print('loaded:', loaded); sys.exit(rc)")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8",
                           timeout=120, env={**env, **extra})
 
 

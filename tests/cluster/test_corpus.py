@@ -54,7 +54,7 @@ def _batch(tmp_path: Path, cluster: RayCluster | None, corpus: Path, out: Path,
     ray = ["--ray", cluster.address, "--replicas", "2"] if cluster else []
     return subprocess.Popen([sys.executable, "-m", "ocrgate.cli", "batch", str(corpus / "ledger.pdf"),
                              str(corpus / "scans"), "--out", str(out), *ray, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                             env=_env(tmp_path, cluster), start_new_session=True)
 
 

@@ -30,7 +30,7 @@ sys.exit(1 if loaded else 0)
 
 def test_the_server_and_the_cli_do_not_import_ray(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", NO_RAY, str(tmp_path), ",".join(LEAN_DISABLED)],
-                          capture_output=True, text=True, timeout=300, env=driver_env())
+                          capture_output=True, text=True, encoding="utf-8", timeout=300, env=driver_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -44,7 +44,7 @@ def test_ray_flag_without_the_extra_says_how_to_install_it(tmp_path: Path) -> No
     render_lines(["one page"]).save(page)
     for argv in (["serve", "--ray"], ["batch", str(page), "--out", str(tmp_path / "out"), "--ray"]):
         proc = subprocess.run([sys.executable, "-m", "ocrgate.cli", *argv], capture_output=True,
-                              text=True, timeout=120, env=env)
+                              text=True, encoding="utf-8", timeout=120, env=env)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         said = " ".join((proc.stdout + proc.stderr).split())
         assert "Ray is not installed" in said and "pip install 'ocrgate[ray]'" in said, said
@@ -53,5 +53,5 @@ def test_ray_flag_without_the_extra_says_how_to_install_it(tmp_path: Path) -> No
 def test_bad_cluster_flags_are_refused(tmp_path: Path) -> None:
     env = driver_env({"OCRGATE_DATA_DIR": str(tmp_path / "data")})
     proc = subprocess.run([sys.executable, "-m", "ocrgate.cli", "serve", "--ray", "--autoscale", "4"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120, env=env)
     assert proc.returncode == 2 and "--autoscale takes MIN:MAX" in proc.stderr, proc.stderr

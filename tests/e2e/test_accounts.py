@@ -195,7 +195,7 @@ def _cli(dep: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
     if dep.database_url:
         env["OCRGATE_DATABASE_URL"] = dep.database_url
     return subprocess.run([sys.executable, "-m", "ocrgate.cli", *args], capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, encoding="utf-8", timeout=120, env=env)
 
 
 def test_key_made_and_revoked_by_the_cli_mid_run(deployment: Deployment, image: str) -> None:

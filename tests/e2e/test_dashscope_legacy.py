@@ -46,7 +46,7 @@ def test_dashscope_1_22_2(server: str, tmp_path: Path) -> None:
     page.write_bytes(raw)
     env = dict(os.environ, PYTHONPATH=str(LEGACY))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, server, API_KEY, str(page), data_url(raw)],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, encoding="utf-8", env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["version"] == "1.22.2"

@@ -43,7 +43,7 @@ def test_openai_node_sdk(server: str, tmp_path: Path) -> None:
     env = {**os.environ, "OCRGATE_ORIGIN": server, "OCRGATE_API_KEY": API_KEY,
            "OCRGATE_IMAGE": str(image), "OCRGATE_LINES": json.dumps(LINES)}
     proc = subprocess.run(["node", "--test", "--test-reporter=tap", str(TEST_FILE)], cwd=NODE_DIR,
-                          env=env, capture_output=True, text=True, timeout=280)
+                          env=env, capture_output=True, text=True, encoding="utf-8", timeout=280)
     report = proc.stdout + proc.stderr
     assert proc.returncode == 0, report
     passed = re.search(r"^# pass (\d+)$", report, re.M)

@@ -21,7 +21,7 @@ def test_latex_reader() -> None:
             pytest.fail("node is not installed (scripts/setup.sh installs it)")
         pytest.skip("node is not installed")
     proc = subprocess.run(["node", "--test", "--test-reporter=tap", str(TEST_FILE)],
-                          cwd=TEST_FILE.parent, capture_output=True, text=True, timeout=120)
+                          cwd=TEST_FILE.parent, capture_output=True, text=True, encoding="utf-8", timeout=120)
     report = proc.stdout + proc.stderr
     assert proc.returncode == 0, report
     counts = {k: int(v) for k, v in re.findall(r"^# (pass|fail) (\d+)$", report, re.M)}

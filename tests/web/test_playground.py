@@ -386,7 +386,7 @@ def test_drop_paste_and_url_inputs(session: Session, tmp_path: Path, image_dir: 
 def _run_snippet(kind: str, code: str, cwd: Path) -> str:
     env = {"DASHSCOPE_API_KEY": API_KEY, "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
     command = ["bash", "-c", code] if kind == "curl" else [sys.executable, "-c", code]
-    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert proc.returncode == 0, (kind, code, proc.stdout, proc.stderr)
     return proc.stdout
 
