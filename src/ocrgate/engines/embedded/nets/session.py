@@ -234,8 +234,8 @@ def cpu_session(model_path: str | Path, what: str, intra_op_threads: int = 2,
                              budget_px=canvas_budget_px,
                              fallback=onnxruntime_session() if canvas_fallback else None)
     if openvino:
-        # no one-thread copy on OpenVINO: a second compiled model per network kept its own
-        # per-shape buffers and compiled every line width again (A4 pages/s at 4 clients:
-        # 0.45 with the copy, 0.65 without, against 0.64 at 1 client)
+        # no one-thread copy on OpenVINO: a second compiled recogniser keeps its own
+        # per-width buffers (largest worker 1,252 MB against 1,142) for no measurable gain
+        # (A4 mix at 4 and 8 clients: 0.825-0.840 pages/s with it, 0.824-0.833 without)
         return OpenVinoSession(path, threads, ov_precision)
     return onnxruntime_session()
