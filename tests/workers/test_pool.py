@@ -111,6 +111,27 @@ def test_batch_lines_run_on_the_batch_worker(pooled) -> None:
     assert pooled.run(request).text.split("\n") == LINES
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_the_batch_worker_runs_only_on_idle_cores(pooled) -> None:
+    """Every thread of the batch worker (its inference threads included) is in the idle
+    scheduling class; interactive workers are not."""
+    engine = pooled.registry.engines["embedded"]
+    url = data_url(png_bytes(render_lines(LINES)))
+    from ocrgate.images import ImageItem
+
+    request = pooled.prepare(model="qwen-vl-ocr-latest", images=[ImageItem(url)],
+                             task="text_recognition", batch=True)
+    assert pooled.run(request).text.split("\n") == LINES  # its threads exist now
+
+    def policies(pid: int) -> set[int]:
+        return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+    (batch_pid,) = engine.worker_pids(batch=True)
+    assert policies(batch_pid) == {os.SCHED_IDLE}
+    for pid in engine.worker_pids():
+        assert os.SCHED_IDLE not in policies(pid)
+
+
 def test_an_error_inside_a_worker_answers_like_in_process(pooled, service) -> None:
     """A PNG whose header is sound but whose pixels are cut off passes the edge's header
     check and fails in the worker's decode: the worker sends the error's fields back and the

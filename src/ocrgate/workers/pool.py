@@ -4,7 +4,7 @@ bounded per worker.
 ``workers`` processes each hold one embedded engine and run one request at a time, so
 concurrent pages use every core (the Python parts of the pipeline included) while a lone
 request still gets all of its worker's ``threads``. ``batch_workers`` more processes run
-at the lowest CPU priority (nice 19) and take only batch lines, so a running batch barely
+at the lowest CPU priority (nice 19, Linux's idle scheduling class) and take only batch lines, so a running batch barely
 slows interactive requests and still progresses when the server is idle.
 
 Requests travel with their images still encoded; a worker decodes them, so decoded pixels
