@@ -66,9 +66,9 @@ def release_free_memory(min_growth_mb: float = TRIM_GROWTH_MB) -> float:
 def _run_only_when_idle() -> None:
     """Linux's idle scheduling class for this process's threads (set before any is made,
     so all inherit it): they run on a core only while nothing else wants it. Nice 19 alone
-    still cost an interactive receipt ×1.32 at p50 while a batch ran (the batch worker's
-    threads, free to move, kept a core's time slices); idle class ×1.10, the batch still
-    moving at 1.15 lines/s under that traffic (`bench/batch.py`)."""
+    still cost an interactive receipt ×1.32–1.37 at p50 while a batch ran (the batch
+    worker's threads, free to move, kept a core's time slices); idle class ×1.10–1.18, the
+    batch still moving at 1.15–1.55 lines/s under that traffic (`bench/batch.py`)."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux: nice alone
