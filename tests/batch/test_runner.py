@@ -88,7 +88,8 @@ def test_batch_runs_every_line_once_with_ledger_rows(store: Store, runner: Batch
 
 
 def test_cancel_mid_run_keeps_finished_lines(store: Store, runner: BatchRunner) -> None:
-    _, batch_id = _submit(store, input_jsonl(12))
+    lines = 60  # enough that the cancel lands mid-run however fast one-line images are read
+    _, batch_id = _submit(store, input_jsonl(lines))
     runner.wake()
     wait_for(store, batch_id, done=2)
     assert store.batches.request_cancel(store.batches.load(batch_id).account_id,
@@ -96,8 +97,8 @@ def test_cancel_mid_run_keeps_finished_lines(store: Store, runner: BatchRunner) 
     runner.wake()
     info = wait_for(store, batch_id)
     assert info.status == "cancelled" and info.cancelling_at and info.cancelled_at
-    out, err = assert_exactly_once(store, info, [f"req-{i}" for i in range(12)])
-    assert 2 <= len(out) < 12
+    out, err = assert_exactly_once(store, info, [f"req-{i}" for i in range(lines)])
+    assert 2 <= len(out) < lines
     assert {line["error"]["code"] for line in err} == {"batch_cancelled"}
     assert all(line["response"] is None for line in err)
 

@@ -105,8 +105,11 @@ def test_round_trip(deployment: Deployment) -> None:
 
 
 def test_cancel_mid_run(deployment: Deployment) -> None:
+    # 120 lines: one-line images run at tens a second, and 15 were once all read before
+    # the cancel (sent once the first was seen done) landed
+    lines = 120
     client = deployment.client()
-    batch = client.batches.create(input_file_id=_upload(client, input_jsonl(15)).id,
+    batch = client.batches.create(input_file_id=_upload(client, input_jsonl(lines)).id,
                                   endpoint="/v1/chat/completions", completion_window="24h")
     _wait(client, batch.id, done=1)
     cancelling = client.batches.cancel(batch.id)
@@ -115,8 +118,8 @@ def test_cancel_mid_run(deployment: Deployment) -> None:
     assert done.status == "cancelled" and done.cancelled_at
     out = jsonl(client.files.content(done.output_file_id).read()) if done.output_file_id else []
     err = jsonl(client.files.content(done.error_file_id).read())
-    assert 1 <= len(out) < 15 and done.request_counts.completed == len(out)
-    assert sorted(line["custom_id"] for line in out + err) == sorted(f"req-{i}" for i in range(15))
+    assert 1 <= len(out) < lines and done.request_counts.completed == len(out)
+    assert sorted(line["custom_id"] for line in out + err) == sorted(f"req-{i}" for i in range(lines))
     assert {e["error"]["code"] for e in err} == {"batch_cancelled"}
     assert client.batches.cancel(batch.id).status == "cancelled"  # again: nothing changes
     empty = client.batches.create(input_file_id=_upload(client, b"\n").id,
