@@ -4,8 +4,9 @@ bounded per worker.
 ``workers`` processes each hold one embedded engine and run one request at a time, so
 concurrent pages use every core (the Python parts of the pipeline included) while a lone
 request still gets all of its worker's ``threads``. ``batch_workers`` more processes run
-at the lowest CPU priority (nice 19, Linux's idle scheduling class) and take only batch lines, so a running batch barely
-slows interactive requests and still progresses when the server is idle.
+at the lowest CPU priority (nice 19, Linux's idle scheduling class) and take only batch
+lines, so a running batch barely slows interactive requests and still progresses when the
+server is idle.
 
 Requests travel with their images still encoded; a worker decodes them, so decoded pixels
 live only there, one request at a time. A worker whose memory grew past
@@ -109,9 +110,7 @@ class PooledEngine:
 
     def worker_pids(self, batch: bool = False) -> list[int]:
         """Process ids of the running interactive (or batch) workers."""
-        with self._lock:
-            return [w.process.pid for w in self._all
-                    if w.batch == batch and w.process.pid is not None]
+        return list(self.requests_served(batch))
 
     def requests_served(self, batch: bool = False) -> dict[int, int]:
         """Requests each running interactive (or batch) worker has answered, by process id."""
